@@ -1,0 +1,587 @@
+"""sockcheck agent: runs inside the target interpreter and obeys the checker.
+
+Standard library only, and no syntax newer than Python 3.6 (no f-strings, no annotations),
+because it runs in whatever interpreter is being checked. It is started as a script,
+``python agent.py``, and speaks one JSON object per line: commands on stdin, replies on the
+file descriptor that was stdout (fd 1 itself is pointed at stderr, so a handler that prints
+cannot corrupt the protocol).
+
+How it observes, exactly and without timing guesses:
+
+* Every server-side event (handler entered, released, left; handle_error, shutdown_request,
+  close_request; server_close returned) is one small write to a single pipe. Writes under
+  PIPE_BUF are atomic, and forked children inherit the pipe, so the pipe's order is one
+  total order over the server process and its children.
+* The probe handler holds each request until the checker's word arrives on the request's
+  own connection, so a held worker cannot finish by itself.
+* Thread liveness and daemon flags come from the thread objects; a child's state comes from
+  waitid(..., WNOWAIT), which never reaps on the server's behalf; EOF from the client socket.
+* A blocking call (server_close) runs on a thread of its own whose profile hook records the
+  C call it is in. The call has *settled* once it returned, or once it has sat in the same C
+  call while this thread ran: a C call that lets other threads run is a blocking one.
+  Deadlines only bound liveness ("must return"); they never decide a verdict alone.
+"""
+
+import contextlib
+import importlib
+import importlib.util
+import itertools
+import json
+import os
+import select
+import socket
+import sys
+import threading
+import time
+import traceback
+
+AGENT_PID = os.getpid()
+SETTLE_STEP = 0.002  # how long the watcher waits between two looks at a blocking call
+
+
+class ProbeError(Exception):
+    """Raised by the probe handler when the checker releases it with 'raise'."""
+
+
+class LoadError(Exception):
+    pass
+
+
+# --- the event pipe ---------------------------------------------------------------------
+
+
+class Events(object):
+    """One pipe, one reader thread, one ordered log; writers may be threads or children."""
+
+    def __init__(self):
+        self.rfd, self.wfd = os.pipe()
+        self.log = []
+        self.cond = threading.Condition()
+        self.tokens = itertools.count()
+        # Which example wrote an event: a child forked in one example keeps its number, so
+        # an event it writes late is never counted in the next example.
+        self.generation = 0
+        self.reader = threading.Thread(target=self._read, name="sockcheck-events")
+        self.reader.daemon = True
+        self.reader.start()
+
+    def emit(self, name, rid=None, **extra):
+        extra["e"] = name
+        extra["rid"] = rid
+        extra["pid"] = os.getpid()
+        extra["gen"] = self.generation
+        os.write(self.wfd, (json.dumps(extra) + "\n").encode("ascii"))
+
+    def _read(self):
+        buf = b""
+        while True:
+            try:
+                chunk = os.read(self.rfd, 65536)
+            except OSError:
+                return
+            if not chunk:
+                return
+            buf += chunk
+            lines = buf.split(b"\n")
+            buf = lines.pop()
+            with self.cond:
+                for line in lines:
+                    event = json.loads(line.decode("ascii"))
+                    event["seq"] = len(self.log)
+                    self.log.append(event)
+                self.cond.notify_all()
+
+    def wait_for(self, predicate, timeout):
+        """Wait until predicate(log) holds or the deadline passes; return whether it holds."""
+        end = time.monotonic() + timeout
+        with self.cond:
+            while not predicate(self.log):
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+            return True
+
+    def sync(self, timeout):
+        """Write a marker and wait until it is read: every earlier write is then in the log."""
+        token = next(self.tokens)
+        start = len(self.log)
+        self.emit("sync", token=token)
+        return self.wait_for(lambda log: any(e.get("token") == token for e in log[start:]), timeout)
+
+
+# --- calls that may block ----------------------------------------------------------------
+
+
+class Call(object):
+    """A server method running on a thread of its own, watched through a profile hook."""
+
+    def __init__(self, name, fn, events, watch):
+        self.name = name
+        self.fn = fn
+        self.events = events
+        self.watch = watch
+        self.done = threading.Event()
+        self.error = None
+        self.c_calls = 0
+        self.pending = None  # number of the C call the thread is inside, if any
+        self.thread = threading.Thread(target=self._run, name="sockcheck-" + name)
+        self.thread.daemon = True
+        self.thread.start()
+
+    def _profile(self, frame, event, arg):
+        if event == "c_call":
+            self.c_calls += 1
+            self.pending = self.c_calls
+        elif event in ("c_return", "c_exception"):
+            self.pending = None
+
+    def _run(self):
+        if self.watch:
+            sys.setprofile(self._profile)
+        try:
+            self.fn()
+            if os.getpid() != AGENT_PID:
+                os._exit(70)  # a forked child came back out of the server: never let it go on
+        except BaseException as exc:  # reported, never propagated: the agent must answer
+            self.error = "%s: %s" % (type(exc).__name__, exc)
+        finally:
+            sys.setprofile(None)
+            self.events.emit(self.name + "_return", error=self.error)
+            self.done.set()
+
+    def status(self):
+        if not self.done.is_set():
+            return "blocked"
+        return "raised" if self.error else "returned"
+
+    def settle(self, must_return, deadline):
+        """Wait until the call returned, or (unless it must return) until it is blocked."""
+        if must_return:
+            self.done.wait(deadline)
+            return
+        end = time.monotonic() + deadline
+        seen = None
+        while not self.done.wait(SETTLE_STEP):
+            pending = self.pending
+            if pending is not None and pending == seen:
+                return  # the same C call both times, and this thread ran meanwhile
+            seen = pending
+            if time.monotonic() > end:
+                return
+
+
+# --- per request --------------------------------------------------------------------------
+
+
+class Request(object):
+    def __init__(self, rid, client, port):
+        self.rid = rid
+        self.client = client
+        self.port = port
+        self.thread = None  # the handler thread (thread servers)
+        self.pid = None  # the child (fork servers)
+        self.word_sent = False
+
+
+class Agent(object):
+    def __init__(self, out):
+        self.out = out
+        self.module = None
+        self.events = Events()
+        self.reset()
+
+    def reset(self):
+        self.server = None
+        self.kind = None
+        self.deadline = 1.0
+        self.requests = []
+        self.by_port = {}
+        self.by_socket = {}  # id(request socket) -> (rid, socket); keeps the object alive
+        self.close_call = None
+        self.dispatch_call = None
+        self.probe = None
+        with self.events.cond:
+            self.events.generation += 1
+            del self.events.log[:]  # earlier examples' events are never looked at again
+        self.children = set()
+
+    # -- commands -----------------------------------------------------------------------
+
+    def cmd_load(self, source, path=None, name=None):
+        try:
+            if source == "stdlib":
+                module = importlib.import_module("socketserver")
+            elif source == "file":
+                if not os.path.isfile(path):
+                    raise LoadError("no such file: %s" % path)
+                spec = importlib.util.spec_from_file_location("socketserver", path)
+                module = importlib.util.module_from_spec(spec)
+                sys.modules["socketserver"] = module  # it replaces the stdlib module
+                spec.loader.exec_module(module)
+            else:
+                sys.path.insert(0, path)
+                module = importlib.import_module(name)
+        except LoadError:
+            raise
+        except BaseException as exc:
+            raise LoadError("cannot import %s: %s" % (path or name or source, _oneline(exc))) from None
+        self.module = module
+        present = [
+            c for c in ("ThreadingTCPServer", "ForkingTCPServer", "BaseRequestHandler") if hasattr(module, c)
+        ]
+        return {
+            "version": list(sys.version_info[:3]),
+            "implementation": sys.implementation.name,
+            "executable": sys.executable,
+            "file": getattr(module, "__file__", None),
+            "classes": present,
+        }
+
+    def cmd_start(self, kind, deadline):
+        self.reset()
+        self.kind = kind
+        self.deadline = deadline
+        base_name = "ThreadingTCPServer" if kind == "thread" else "ForkingTCPServer"
+        missing = [c for c in (base_name, "BaseRequestHandler") if not hasattr(self.module, c)]
+        if missing:
+            raise LoadError("the module has no %s" % " or ".join(missing))
+        server_class = _instrumented_server(self, getattr(self.module, base_name))
+        handler_class = _probe_handler(self, self.module.BaseRequestHandler)
+        self.server = server_class(("127.0.0.1", 0), handler_class)
+        return {"address": list(self.server.server_address[:2])}
+
+    def cmd_connect(self):
+        rid = len(self.requests)
+        client = socket.create_connection(self.server.server_address[:2], timeout=self.deadline)
+        client.settimeout(None)
+        port = client.getsockname()[1]
+        request = Request(rid, client, port)
+        self.requests.append(request)
+        self.by_port[port] = rid
+        self.dispatch_call = Call("handle_request", self.server.handle_request, self.events, watch=False)
+        self.dispatch_call.settle(True, self.deadline)
+        self._wait_events(lambda log: self._has(log, "enter", rid))
+        self._learn_worker(request)
+        return self.observe()
+
+    def cmd_release(self, rid, outcome, close_must_return):
+        request = self.requests[rid]
+        request.client.sendall(b"r" if outcome == "raise" else b"f")
+        request.word_sent = True
+        self._wait_done(request)
+        self._settle_close(close_must_return)
+        return self.observe()
+
+    def cmd_set(self, name, value):
+        setattr(self.server, name, value)
+        return self.observe()
+
+    def cmd_close(self, must_return):
+        self.close_call = Call("server_close", self.server.server_close, self.events, watch=True)
+        self._settle_close(must_return)
+        return self.observe()
+
+    def cmd_probe(self):
+        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        probe.settimeout(self.deadline)
+        try:
+            probe.connect(tuple(self.server.server_address[:2]))
+            self.probe = "accepted"
+        except ConnectionRefusedError:
+            self.probe = "refused"
+        except socket.timeout:
+            self.probe = "timeout"  # something listens, but its accept queue is full
+        finally:
+            probe.close()
+        result = self.observe()
+        self.probe = None
+        return result
+
+    def cmd_stop(self):
+        """Release everything, wait for it to end, reap, close; say what is left over."""
+        leftovers = []
+        for request in self.requests:
+            if not request.word_sent:
+                with contextlib.suppress(OSError):
+                    request.client.sendall(b"f")
+                request.word_sent = True
+        for call in (self.close_call, self.dispatch_call):
+            if call is not None and not call.done.wait(self.deadline):
+                leftovers.append("%s() still blocked" % call.name)
+        for request in self.requests:
+            if not self._wait_done(request):
+                leftovers.append("worker of request %d still running" % request.rid)
+        if self.server is not None:
+            self.server.socket.close()
+        for request in self.requests:
+            request.client.close()
+        leftovers.extend(self._reap_all())
+        self.server = None
+        self.events.sync(self.deadline)
+        return {"leftovers": leftovers}
+
+    # -- waiting ------------------------------------------------------------------------
+
+    def _wait_events(self, predicate):
+        return self.events.wait_for(predicate, self.deadline)
+
+    def _mine(self, log):
+        """The events of this example."""
+        generation = self.events.generation
+        return [e for e in log if e["gen"] == generation]
+
+    def _has(self, log, name, rid):
+        return any(event["e"] == name and event["rid"] == rid for event in self._mine(log))
+
+    def _learn_worker(self, request):
+        for event in self._mine(self.events.log):
+            if event["e"] == "enter" and event["rid"] == request.rid and event["pid"] != AGENT_PID:
+                request.pid = event["pid"]
+                self.children.add(request.pid)
+
+    def _wait_done(self, request):
+        if request.thread is not None:
+            request.thread.join(self.deadline)
+            return not request.thread.is_alive()
+        if request.pid is not None:
+            return _wait_child_exit(request.pid, self.deadline)
+        return True
+
+    def _settle_close(self, must_return):
+        if self.close_call is not None and not self.close_call.done.is_set():
+            self.close_call.settle(must_return, self.deadline)
+
+    def _reap_all(self):
+        left = []
+        for pid in sorted(self.children):
+            if not _wait_child_exit(pid, self.deadline):
+                left.append("child %d still running" % pid)
+                continue
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+        self.children = set()
+        while True:  # children the agent was never told about
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                left.append("unknown children still running")
+                break
+        return left
+
+    # -- observing ----------------------------------------------------------------------
+
+    def observe(self):
+        self.events.sync(self.deadline)
+        log = self._mine(self.events.log)
+        workers = [self._observe_request(r, log) for r in self.requests]
+        close_return = [e["seq"] for e in log if e["e"] == "server_close_return"]
+        if self.close_call is None or not self.close_call.done.is_set():
+            close_return = []  # only the return of the close in progress, or of the last one
+        return {
+            "workers": workers,
+            "close": self.close_call.status() if self.close_call else "none",
+            "close_error": self.close_call.error if self.close_call else None,
+            "close_return_seq": close_return[-1] if close_return else None,
+            "dispatch": self.dispatch_call.status() if self.dispatch_call else "none",
+            "dispatch_error": self.dispatch_call.error if self.dispatch_call else None,
+            "probe": self.probe,
+        }
+
+    def _observe_request(self, request, log):
+        mine = [e for e in log if e["rid"] == request.rid]
+        counts = {}
+        exit_seq = None
+        closed_early = False
+        released = None
+        for event in mine:
+            name = event["e"]
+            if name == "exit":
+                exit_seq = event["seq"]
+            elif name == "word":
+                released = event["seq"]
+            elif name in ("handle_error", "shutdown_request", "close_request"):
+                where = event["where"]
+                counts.setdefault(name, {"worker": 0, "server": 0})[where] += 1
+                if where == "worker" and name != "handle_error" and exit_seq is None:
+                    closed_early = True
+        entered = sum(1 for e in mine if e["e"] == "enter")
+        daemon = None
+        if request.thread is not None:
+            alive = request.thread.is_alive()
+            daemon = request.thread.daemon
+            child = None
+        elif request.pid is not None:
+            child = _child_state(request.pid)
+            alive = child == "running"
+        else:
+            alive, child = False, None
+        return {
+            "wid": request.rid,
+            "alive": alive,
+            "daemon": daemon,
+            "child": child,
+            "entered": entered,
+            "exited": sum(1 for e in mine if e["e"] == "exit"),
+            "handle_error": counts.get("handle_error", {"worker": 0, "server": 0}),
+            "shutdown_request": counts.get("shutdown_request", {"worker": 0, "server": 0}),
+            "close_request": counts.get("close_request", {"worker": 0, "server": 0}),
+            "closed_before_exit": closed_early,
+            "client_eof": self._client_eof(request),
+            "released_seq": released,
+        }
+
+    def _client_eof(self, request):
+        """EOF on the client: waited for (bounded) once the worker is done, peeked otherwise."""
+        if request.word_sent:
+            ready, _, _ = select.select([request.client], [], [], self.deadline)
+            if not ready:
+                return False
+        try:
+            data = request.client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
+        except (BlockingIOError, InterruptedError):
+            return False
+        except OSError:
+            return True  # reset: the connection is gone
+        return data == b""
+
+    # -- in the server and its workers ----------------------------------------------------
+
+    def rid_of(self, request):
+        entry = self.by_socket.get(id(request))
+        return entry[0] if entry else None
+
+    def where(self, rid):
+        """'worker' inside the request's own thread or child, 'server' anywhere else."""
+        if os.getpid() != AGENT_PID:
+            return "worker"
+        mine = rid is not None and rid < len(self.requests)
+        if mine and self.requests[rid].thread is threading.current_thread():
+            return "worker"
+        return "server"
+
+    def in_child(self):
+        """Drop the agent's own descriptors in a forked child: they belong to the checker."""
+        for request in self.requests:
+            with contextlib.suppress(OSError):
+                request.client.close()
+        for fd in (self.events.rfd, self.out.fileno(), 0):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+def _instrumented_server(agent, base):
+    """A subclass of the target's server class whose hooks report and then call super()."""
+    events = agent.events
+
+    class Instrumented(base):
+        def get_request(self):
+            request, address = base.get_request(self)
+            rid = agent.by_port.get(address[1])
+            agent.by_socket[id(request)] = (rid, request)
+            return request, address
+
+        def handle_error(self, request, client_address):
+            rid = agent.rid_of(request)
+            events.emit("handle_error", rid, where=agent.where(rid))
+            base.handle_error(self, request, client_address)
+
+        def shutdown_request(self, request):
+            rid = agent.rid_of(request)
+            events.emit("shutdown_request", rid, where=agent.where(rid))
+            base.shutdown_request(self, request)
+
+        def close_request(self, request):
+            rid = agent.rid_of(request)
+            events.emit("close_request", rid, where=agent.where(rid))
+            base.close_request(self, request)
+
+    Instrumented.__name__ = "Probed" + base.__name__
+    return Instrumented
+
+
+def _probe_handler(agent, base):
+    events = agent.events
+
+    class ProbeHandler(base):
+        """Reports entry, waits for the checker's word on its own connection, obeys it."""
+
+        def handle(self):
+            rid = agent.rid_of(self.request)
+            if os.getpid() == AGENT_PID:
+                agent.requests[rid].thread = threading.current_thread()
+            else:
+                agent.in_child()
+            events.emit("enter", rid)
+            word = self.request.recv(1)
+            events.emit("word", rid)
+            if word == b"r":
+                events.emit("exit", rid, how="raise")
+                raise ProbeError("raised on purpose by the checker")
+            events.emit("exit", rid, how="return")
+
+    return ProbeHandler
+
+
+def _child_state(pid):
+    try:
+        info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return "reaped"
+    return "running" if info is None else "zombie"
+
+
+def _wait_child_exit(pid, timeout):
+    """Wait until the child has exited (zombie or reaped), never reaping it ourselves."""
+    if _child_state(pid) != "running":
+        return True
+    if hasattr(os, "pidfd_open"):
+        try:
+            fd = os.pidfd_open(pid)
+        except ProcessLookupError:
+            return True
+        try:
+            select.select([fd], [], [], timeout)
+        finally:
+            os.close(fd)
+        return _child_state(pid) != "running"
+    end = time.monotonic() + timeout
+    pause = 0.0005
+    while _child_state(pid) == "running":  # no pidfd: poll, backing off, within the deadline
+        if time.monotonic() > end:
+            return False
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+    return True
+
+
+def _oneline(exc):
+    text = "%s: %s" % (type(exc).__name__, exc)
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        text = "SyntaxError: %s (line %s)" % (exc.msg, exc.lineno)
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def main():
+    out = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # whatever the target prints goes to stderr, never into the protocol
+    agent = Agent(out)
+    for line in sys.stdin:
+        command = json.loads(line)
+        op = command.pop("op")
+        if op == "quit":
+            break
+        try:
+            reply = {"ok": True, "result": getattr(agent, "cmd_" + op)(**command)}
+        except LoadError as exc:
+            reply = {"ok": False, "error": str(exc), "load": True}
+        except Exception as exc:
+            reply = {"ok": False, "error": _oneline(exc), "trace": traceback.format_exc()}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,217 @@
+"""The `sockcheck` command line. Exit status: 0 refines, 1 counterexample, 2 could not run."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, NoReturn
+
+from checker.driver import CannotRun, Driver, TargetInfo
+from checker.machine import Counterexample, RunConfig, TargetBroke
+from checker.report import counterexample_text, steps_json, steps_text
+from checker.run import Failure, KindResult, check_kind
+from checker.targets import BadTarget, Target, resolve
+from model import DOCUMENTED, PROFILES, Kind, Profile, profile_for_version
+
+DEFAULT_EXAMPLES = 100
+DEFAULT_DEADLINE = 1.0  # seconds a call that must return may take; SOCKCHECK_DEADLINE overrides
+
+
+class UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, exit 2: never the usage block
+        raise UsageError(message)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="sockcheck", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    check = commands.add_parser("check", help="check that a target refines its profile")
+    check.add_argument("--target", default="stdlib", help="impl or stdlib (default: stdlib)")
+    check.add_argument("--module", metavar="PATH", help="a socketserver.py to check in place of the stdlib's")
+    check.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
+    check.add_argument("--transport", choices=("tcp", "udp", "unix", "unix-datagram", "all"), default="tcp")
+    check.add_argument("--profile", default="auto", help="a profile name, or auto (default)")
+    check.add_argument("--examples", type=_positive, default=DEFAULT_EXAMPLES)
+    check.add_argument("--seed", type=int)
+    check.add_argument("--json", metavar="FILE")
+    return parser
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return cmd_check(args)
+    except (UsageError, BadTarget, CannotRun) as exc:
+        print(f"sockcheck: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("sockcheck: interrupted", file=sys.stderr)
+        return 130
+
+
+def _deadline() -> float:
+    raw = os.environ.get("SOCKCHECK_DEADLINE", "")
+    try:
+        return float(raw) if raw else DEFAULT_DEADLINE
+    except ValueError:
+        raise UsageError(f"SOCKCHECK_DEADLINE={raw!r} is not a number of seconds") from None
+
+
+def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
+    if name != "auto":
+        if name not in PROFILES:
+            raise UsageError(f"--profile {name}: unknown; known: {', '.join(PROFILES)}, auto")
+        return PROFILES[name]
+    if target.source == "package":
+        return DOCUMENTED
+    profile = profile_for_version(info.version)
+    if profile is None or info.implementation != "cpython":
+        version = ".".join(map(str, info.version))
+        raise CannotRun(f"no profile models {info.implementation} {version} yet; pass --profile documented")
+    return profile
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if args.transport != "tcp":
+        raise UsageError(f"--transport {args.transport}: only tcp is modelled so far")
+    target = resolve(args.target, args.module)
+    kinds = [Kind.THREAD, Kind.FORK] if args.kind == "both" else [Kind(args.kind)]
+    driver = Driver(target, _deadline())
+    try:
+        info = driver.load()
+        profile = choose_profile(args.profile, target, info)
+        version = ".".join(map(str, info.version))
+        print(
+            f"sockcheck check: {target.label} ({info.implementation} {version}, "
+            f"{info.file}), profile {profile.name}"
+        )
+        results = [
+            check_kind(
+                driver,
+                profile,
+                kind,
+                examples=args.examples,
+                seed=args.seed,
+                on_example=_progress(kind, args.examples),
+            )
+            for kind in kinds
+        ]
+    finally:
+        driver.quit()
+    for result in results:
+        _print_result(result)
+    if args.json:
+        _write_json(args.json, target, info, results)
+    return 0 if all(r.passed for r in results) else 1
+
+
+def _progress(kind: Kind, total: int) -> Any:
+    if not sys.stderr.isatty():
+        return None
+
+    def show(config: RunConfig) -> None:
+        print(f"\r  {kind.value:6} example {config.examples_run}/{total}...", end="", file=sys.stderr)
+
+    return show
+
+
+def _print_result(result: KindResult) -> None:
+    if sys.stderr.isatty():
+        print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
+    verdict = "ok" if result.passed else "FAIL"
+    print(
+        f"  {result.kind.value:6} {verdict:4}  {result.examples} examples, {result.steps} steps, "
+        f"{result.seconds:.1f} s"
+    )
+    for failure in result.failures:
+        print()
+        print(f"counterexample ({result.kind.value} servers, profile {result.profile.name}):")
+        for line in _failure_lines(failure):
+            print("  " + line)
+    if result.divergence is not None:
+        first = result.divergence.violations[0]
+        print(f"  note: this run diverges from `documented` ({first.guarantee.name}) after:")
+        for line in steps_text(result.divergence.steps):
+            print("    " + line)
+        print(f"    {first.details[0]}")
+
+
+def _failure_lines(failure: Failure) -> list[str]:
+    if isinstance(failure, Counterexample):
+        return counterexample_text(failure.violations, failure.steps)
+    what = "hung or crashed" if isinstance(failure, TargetBroke) else "left work behind"
+    lines = [f"the target {what}: {failure}"]
+    lines.append(f"steps ({len(failure.steps)}):")
+    lines.extend("  " + s for s in steps_text(failure.steps))
+    return lines
+
+
+def _write_json(path: str, target: Target, info: TargetInfo, results: list[KindResult]) -> None:
+    data = {
+        "target": target.label,
+        "python": {
+            "implementation": info.implementation,
+            "version": list(info.version),
+            "executable": info.executable,
+        },
+        "module": info.file,
+        "results": [_result_json(r) for r in results],
+        "refines": all(r.passed for r in results),
+    }
+    with open(path, "w") as out:
+        json.dump(data, out, indent=2)
+        out.write("\n")
+
+
+def _result_json(result: KindResult) -> dict[str, Any]:
+    return {
+        "kind": result.kind.value,
+        "profile": result.profile.name,
+        "passed": result.passed,
+        "examples": result.examples,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "failures": [_failure_json(f) for f in result.failures],
+        "diverges_from_documented": (
+            None
+            if result.divergence is None
+            else {
+                "guarantee": result.divergence.violations[0].guarantee.name,
+                "steps": steps_json(result.divergence.steps),
+            }
+        ),
+    }
+
+
+def _failure_json(failure: Failure) -> dict[str, Any]:
+    if isinstance(failure, Counterexample):
+        return {
+            "guarantee": failure.guarantee.name,
+            "statement": failure.guarantee.statement,
+            "issue": failure.guarantee.issue,
+            "details": [d for v in failure.violations for d in v.details],
+            "broken": [v.guarantee.name for v in failure.violations],
+            "steps": steps_json(failure.steps),
+        }
+    kind = "target-failure" if isinstance(failure, TargetBroke) else "leftovers"
+    return {"guarantee": None, "kind": kind, "message": str(failure), "steps": steps_json(failure.steps)}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,216 @@
+"""The driver: runs the agent in the target interpreter and speaks its line protocol.
+
+Every exchange has a deadline. An agent that does not answer in time is killed with its whole
+process group (its forked children too) and reported as hung; one that dies is reported as
+crashed, with the end of what it wrote to stderr.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from checker.targets import Target
+from model import Call, Child, Observation, Outcome, Probe, Where, WorkerObs
+
+AGENT = Path(__file__).with_name("agent.py")
+
+
+class CannotRun(Exception):
+    """The run could not be made: the target does not load, or lacks what a check needs."""
+
+
+class TargetFailure(Exception):
+    """The target hung or crashed: a finding about the target, not a guarantee step."""
+
+
+@attrs.frozen
+class TargetInfo:
+    version: tuple[int, int, int]
+    implementation: str
+    executable: str
+    file: str | None
+
+
+class Driver:
+    def __init__(self, target: Target, deadline: float) -> None:
+        self.target = target
+        self.deadline = deadline
+        self.info: TargetInfo | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._stderr: Any = None
+
+    # -- the agent process ------------------------------------------------------------------
+
+    def load(self) -> TargetInfo:
+        """Start the agent (again, if it was killed) and import the target module in it."""
+        self.quit()
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the agent
+        try:
+            self._proc = subprocess.Popen(
+                [self.target.python, "-I", str(AGENT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._stderr,
+                start_new_session=True,  # its own process group: one kill ends its children
+            )
+        except OSError as exc:
+            raise CannotRun(f"cannot start {self.target.python}: {exc.strerror}") from None
+        result = self._ask({"op": "load", **self.target.load_args()})
+        self.info = TargetInfo(
+            version=tuple(result["version"]),  # type: ignore[arg-type]
+            implementation=result["implementation"],
+            executable=result["executable"],
+            file=result["file"],
+        )
+        return self.info
+
+    def quit(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None:
+            try:
+                if proc.poll() is None and proc.stdin is not None:
+                    proc.stdin.write(b'{"op": "quit"}\n')
+                    proc.stdin.flush()
+                    proc.wait(self.deadline)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+            self._kill(proc)
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def _kill(self, proc: subprocess.Popen[bytes]) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        for stream in (proc.stdin, proc.stdout):
+            if stream is not None:
+                stream.close()
+
+    def _stderr_tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        lines = self._stderr.read().decode(errors="replace").strip().splitlines()
+        return "\n".join(lines[-12:])
+
+    def _ask(self, command: dict[str, Any]) -> Any:
+        proc = self._proc
+        assert proc is not None and proc.stdin is not None and proc.stdout is not None
+        # A step waits for at most a few deadlines inside the agent; past this it is hung.
+        budget = self.deadline * 6 + 5
+        try:
+            proc.stdin.write(json.dumps(command).encode() + b"\n")
+            proc.stdin.flush()
+        except OSError:
+            raise self._died(command) from None
+        with selectors.DefaultSelector() as selector:
+            selector.register(proc.stdout, selectors.EVENT_READ)
+            if not selector.select(budget):
+                tail = self._stderr_tail()
+                self._kill(proc)
+                self._proc = None
+                raise TargetFailure(
+                    f"the agent did not answer {command['op']} within {budget:.0f}s"
+                    + (f"\n{tail}" if tail else "")
+                )
+        line = proc.stdout.readline()
+        if not line:
+            raise self._died(command)
+        reply = json.loads(line)
+        if reply["ok"]:
+            return reply["result"]
+        if reply.get("load"):
+            raise CannotRun(reply["error"])
+        raise TargetFailure(f"{command['op']} failed in the agent: {reply['error']}")
+
+    def _died(self, command: dict[str, Any]) -> TargetFailure:
+        tail = self._stderr_tail()
+        if self._proc is not None:
+            self._kill(self._proc)
+            self._proc = None
+        return TargetFailure(f"the agent died during {command['op']}" + (f"\n{tail}" if tail else ""))
+
+    # -- steps ----------------------------------------------------------------------------
+
+    def start(self, kind: str) -> None:
+        if self._proc is None:
+            self.load()
+        self._ask({"op": "start", "kind": kind, "deadline": self.deadline})
+
+    def connect(self) -> Observation:
+        return _observation(self._ask({"op": "connect"}))
+
+    def release(self, wid: int, outcome: Outcome, close_must_return: bool) -> Observation:
+        command = {
+            "op": "release",
+            "rid": wid,
+            "outcome": outcome.value,
+            "close_must_return": close_must_return,
+        }
+        return _observation(self._ask(command))
+
+    def set_attr(self, name: str, value: bool) -> Observation:
+        return _observation(self._ask({"op": "set", "name": name, "value": value}))
+
+    def close(self, must_return: bool) -> Observation:
+        return _observation(self._ask({"op": "close", "must_return": must_return}))
+
+    def probe(self) -> Observation:
+        return _observation(self._ask({"op": "probe"}))
+
+    def stop(self) -> list[str]:
+        """End the example: release and reap everything. Leftovers mean the agent is restarted."""
+        if self._proc is None:
+            return []
+        leftovers: list[str] = self._ask({"op": "stop"})["leftovers"]
+        if leftovers:
+            self.quit()
+        return leftovers
+
+
+def _where(raw: dict[str, int]) -> Where:
+    return Where(worker=raw["worker"], server=raw["server"])
+
+
+def _worker(raw: dict[str, Any]) -> WorkerObs:
+    return WorkerObs(
+        wid=raw["wid"],
+        alive=raw["alive"],
+        daemon=raw["daemon"],
+        child=_CHILD[raw["child"]] if raw["child"] else None,
+        entered=raw["entered"],
+        exited=raw["exited"],
+        handle_error=_where(raw["handle_error"]),
+        shutdown_request=_where(raw["shutdown_request"]),
+        close_request=_where(raw["close_request"]),
+        closed_before_exit=raw["closed_before_exit"],
+        client_eof=raw["client_eof"],
+        released_seq=raw["released_seq"],
+    )
+
+
+_CALL = {"none": Call.NONE, "blocked": Call.BLOCKED, "returned": Call.RETURNED, "raised": Call.RAISED}
+_CHILD = {"running": Child.RUNNING, "zombie": Child.ZOMBIE, "reaped": Child.REAPED}
+
+
+def _observation(raw: dict[str, Any]) -> Observation:
+    return Observation(
+        workers=tuple(_worker(w) for w in raw["workers"]),
+        close=_CALL[raw["close"]],
+        close_error=raw["close_error"],
+        close_return_seq=raw["close_return_seq"],
+        dispatch=_CALL[raw["dispatch"]],
+        dispatch_error=raw["dispatch_error"],
+        probe=Probe(raw["probe"]) if raw["probe"] else None,
+    )

@@ -1,0 +1,110 @@
+"""One check: a target, a profile, a kind, a number of examples; Hypothesis does the search."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+import attrs
+from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis.stateful import run_state_machine_as_test
+
+from checker.driver import CannotRun, Driver
+from checker.machine import (
+    Counterexample,
+    Divergence,
+    RunConfig,
+    TargetBroke,
+    TargetLeftovers,
+    machine_for,
+)
+from model import Kind, Profile
+
+if sys.version_info < (3, 11):  # pragma: no cover - Hypothesis ships the backport there
+    from exceptiongroup import BaseExceptionGroup
+
+STEPS_PER_EXAMPLE = 20
+
+Failure = Counterexample | TargetBroke | TargetLeftovers
+
+
+@attrs.frozen
+class KindResult:
+    kind: Kind
+    profile: Profile
+    examples: int
+    steps: int
+    seconds: float
+    failures: tuple[Failure, ...]
+    divergence: Divergence | None
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def preflight(driver: Driver, kind: Kind) -> None:
+    """Start one server of this kind and stop it, so a target that cannot run exits 2."""
+    driver.start(kind.value)
+    leftovers = driver.stop()
+    if leftovers:
+        raise CannotRun(f"a fresh {kind.value} server did not stop cleanly: {'; '.join(leftovers)}")
+
+
+def check_kind(
+    driver: Driver,
+    profile: Profile,
+    kind: Kind,
+    *,
+    examples: int,
+    seed: int | None,
+    on_example: Callable[[RunConfig], None] | None = None,
+) -> KindResult:
+    preflight(driver, kind)
+    config = RunConfig(driver=driver, profile=profile, kind=kind, on_example=on_example)
+    machine = machine_for(config)
+    if seed is not None:
+        machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
+    run_settings = settings(
+        max_examples=examples,
+        stateful_step_count=STEPS_PER_EXAMPLE,
+        deadline=None,
+        database=None,
+        derandomize=False,
+        phases=[Phase.generate, Phase.shrink],
+        report_multiple_bugs=True,
+        suppress_health_check=list(HealthCheck),
+        verbosity=Verbosity.quiet,
+        print_blob=False,
+    )
+    started = time.monotonic()
+    failures: tuple[Failure, ...] = ()
+    try:
+        run_state_machine_as_test(machine, settings=run_settings)
+    except (Counterexample, TargetBroke, TargetLeftovers) as failure:
+        failures = (failure,)
+    except BaseExceptionGroup as group:
+        leaves, rest = group.split((Counterexample, TargetBroke, TargetLeftovers))
+        if rest is not None:
+            raise rest from None
+        failures = tuple(_leaves(leaves))
+    finally:
+        driver.stop()
+    return KindResult(
+        kind=kind,
+        profile=profile,
+        examples=config.examples_run,
+        steps=config.steps_run,
+        seconds=time.monotonic() - started,
+        failures=tuple(sorted(failures, key=lambda f: len(f.steps))),
+        divergence=config.divergence,
+    )
+
+
+def _leaves(group: BaseException | None) -> list[Failure]:
+    if group is None:
+        return []
+    if isinstance(group, BaseExceptionGroup):
+        return [leaf for inner in group.exceptions for leaf in _leaves(inner)]
+    return [group]  # type: ignore[list-item]

@@ -1,0 +1,83 @@
+"""The formal semantics of socketserver's ForkingMixIn and ThreadingMixIn lifecycles.
+
+Theory of operation
+-------------------
+
+A server is OPEN, CLOSING (inside ``server_close()``, waiting for workers) or CLOSED. Each
+accepted request gets one worker, a thread or a child process. The probe handler holds
+every request until it is released, so a worker is *held* (running its handler) until a
+``Release`` event, then *finished*: its handler returned or raised, the worker closed the
+request, and the thread ended or the child exited. A finished child is a zombie until the
+server reaps it.
+
+Everything that changes the state is in ``table.TRANSITIONS``: one cell per (phase, event),
+either a pure function returning a new frozen state or a ``Refused`` with its reason. After
+each event one state-triggered rule runs (``table.settle``): a close whose awaited workers
+have all finished returns.
+
+The real system is concurrent, so the model is nondeterministic where the real server is:
+a blocking fork close reaps exited children in an order of its own (``Reaped.MAYBE``), and
+``documented`` allows a server to reap finished children sooner than CPython does. A
+checker compares each step's observation with the state the model moved to; the
+guarantees in ``guarantees.GUARANTEES`` say, one named statement each, what a mismatch means.
+
+Where CPython lines differ, or the documentation is silent, a ``profiles.Profile`` switch
+decides; ``documented`` is the contract as written, the others are CPython as built.
+
+This package imports nothing from ``impl`` or ``checker``: it is the semantics alone.
+"""
+
+from model.guarantees import BY_NAME, GUARANTEES, Guarantee, StepView, Violation, check
+from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
+from model.profiles import DOCUMENTED, PROFILES, Profile, profile_for_version
+from model.state import Kind, Outcome, Phase, Reaped, Server, State, Worker
+from model.table import (
+    ATTRIBUTES,
+    TRANSITIONS,
+    Close,
+    Connect,
+    Event,
+    Refused,
+    Release,
+    SetAttr,
+    StepRefused,
+    allowed,
+    step,
+)
+
+__all__ = [
+    "ATTRIBUTES",
+    "BY_NAME",
+    "DOCUMENTED",
+    "GUARANTEES",
+    "PROFILES",
+    "TRANSITIONS",
+    "Call",
+    "Child",
+    "Close",
+    "Connect",
+    "Event",
+    "Guarantee",
+    "Kind",
+    "Observation",
+    "Outcome",
+    "Phase",
+    "Probe",
+    "Profile",
+    "Reaped",
+    "Refused",
+    "Release",
+    "Server",
+    "SetAttr",
+    "State",
+    "StepRefused",
+    "StepView",
+    "Violation",
+    "Where",
+    "Worker",
+    "WorkerObs",
+    "allowed",
+    "check",
+    "profile_for_version",
+    "step",
+]

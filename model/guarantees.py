@@ -1,0 +1,296 @@
+"""The named guarantees: each a one-line statement, its CPython issue, and its check.
+
+A check looks at one step: the state before, the event, the state the model moved to, and
+what was observed of the real server after the step settled. It returns what it found
+wrong, in words; an empty list means the step kept the guarantee.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import attrs
+
+from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
+from model.profiles import Profile
+from model.state import Kind, Outcome, Phase, Reaped, State, Worker
+from model.table import Connect, Event, Release
+
+
+@attrs.frozen
+class StepView:
+    """One step of a run, as the guarantees see it."""
+
+    profile: Profile
+    before: State
+    event: Event
+    after: State
+    obs: Observation
+
+    def pairs(self) -> Iterator[tuple[Worker, WorkerObs]]:
+        """The model's workers beside what was observed of them (missing ones are skipped)."""
+        by_wid = {o.wid: o for o in self.obs.workers}
+        for worker in self.after.workers:
+            if worker.wid in by_wid:
+                yield worker, by_wid[worker.wid]
+
+
+Check = Callable[[StepView], list[str]]
+
+
+@attrs.frozen
+class Guarantee:
+    name: str
+    statement: str
+    issue: str  # the CPython issue it comes from, or "" where there is none
+    check: Check = attrs.field(repr=False)
+
+
+def _names(wids: object) -> str:
+    return ", ".join(f"w{w}" for w in sorted(wids)) or "none"  # type: ignore[call-overload]
+
+
+# --- checks -----------------------------------------------------------------------------
+
+
+def _dispatch_does_not_wait(v: StepView) -> list[str]:
+    if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.OPEN):
+        return []
+    if v.obs.dispatch is Call.RETURNED:
+        return []
+    if v.obs.dispatch is Call.RAISED:
+        return [f"handle_request() raised {v.obs.dispatch_error}"]
+    return ["handle_request() did not return after spawning the worker"]
+
+
+def _handler_runs(v: StepView) -> list[str]:
+    if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.OPEN):
+        return []
+    wid = len(v.before.workers)
+    seen = {o.wid: o for o in v.obs.workers}
+    if wid not in seen or seen[wid].entered != 1:
+        entered = seen[wid].entered if wid in seen else 0
+        return [f"w{wid}'s handler was entered {entered} times, expected once"]
+    return []
+
+
+def _close_raises_nothing(v: StepView) -> list[str]:
+    if v.obs.close is Call.RAISED:
+        return [f"server_close() raised {v.obs.close_error}"]
+    return []
+
+
+def _close_waits(v: StepView) -> list[str]:
+    found = []
+    server = v.after.server
+    if server.phase is Phase.CLOSING and v.obs.close is Call.RETURNED:
+        held = [w for w in server.awaited if v.after.worker(w).held]
+        found.append(f"server_close() returned while {_names(held)} it must wait for still ran")
+    if isinstance(v.event, Release) and v.event.wid in v.before.server.awaited:
+        released = {o.wid: o.released_seq for o in v.obs.workers}.get(v.event.wid)
+        returned = v.obs.close_return_seq
+        if returned is not None and released is not None and returned < released:
+            found.append(f"server_close() returned before w{v.event.wid}, which it awaited, ended")
+    return found
+
+
+def _close_returns(v: StepView) -> list[str]:
+    server = v.after.server
+    if server.phase is Phase.CLOSING or v.obs.close is not Call.BLOCKED:
+        return []
+    skipped = [w for w in v.after.held]
+    why = ", ".join(f"w{w.wid}{' (daemon)' if w.daemon else ''}" for w in skipped) or "none"
+    return [
+        "server_close() is still blocked though it must not wait for any running worker "
+        f"(block_on_close={server.block_on_close}; running: {why})"
+    ]
+
+
+def _no_zombie_after_blocking_close(v: StepView) -> list[str]:
+    return [
+        f"w{w.wid}'s child is a zombie after a blocking server_close() returned"
+        for w, o in v.pairs()
+        if w.kind is Kind.FORK and w.reaped is Reaped.YES and o.child is Child.ZOMBIE
+    ]
+
+
+def _reaped_as_modelled(v: StepView) -> list[str]:
+    found = []
+    for w, o in v.pairs():
+        if w.kind is not Kind.FORK or o.child is not Child.REAPED:
+            continue
+        if w.held:
+            found.append(f"w{w.wid}'s child was reaped while its handler was held")
+        elif w.reaped is Reaped.NO and v.profile.exact_reaping:
+            found.append(f"w{w.wid}'s child was reaped where {v.profile.name} reaps nothing")
+    return found
+
+
+def _daemon_at_spawn(v: StepView) -> list[str]:
+    return [
+        f"w{w.wid}.daemon is {o.daemon}, but daemon_threads was {w.daemon} when it was spawned"
+        for w, o in v.pairs()
+        if w.kind is Kind.THREAD and o.daemon is not None and o.daemon != w.daemon
+    ]
+
+
+def _handle_error_once(v: StepView) -> list[str]:
+    found = []
+    for w, o in v.pairs():
+        expected = Where(worker=1) if w.outcome is Outcome.RAISE else Where()
+        if o.handle_error != expected:
+            found.append(
+                f"w{w.wid} ({_how(w)}): handle_error ran {o.handle_error.worker} times in the "
+                f"worker and {o.handle_error.server} in the server; expected {expected.worker} "
+                "and 0"
+            )
+    return found
+
+
+def _request_closed_once(v: StepView) -> list[str]:
+    found = []
+    for w, o in v.pairs():
+        done = 0 if w.held else 1
+        parent = 1 if w.kind is Kind.FORK else 0  # the forking parent closes its own copy
+        if o.shutdown_request != Where(worker=done):
+            found.append(f"w{w.wid} ({_how(w)}): shutdown_request {_where(o.shutdown_request)}")
+        if o.close_request != Where(worker=done, server=parent):
+            found.append(f"w{w.wid} ({_how(w)}): close_request {_where(o.close_request)}")
+        if o.closed_before_exit:
+            found.append(f"w{w.wid}: the request was closed before its handler returned")
+        if o.client_eof == w.held:
+            state = "sees EOF while its handler runs" if w.held else "never saw EOF"
+            found.append(f"w{w.wid}: the client {state}")
+    return found
+
+
+def _worker_lifecycle(v: StepView) -> list[str]:
+    found = []
+    for w, o in v.pairs():
+        if w.held and not o.alive:
+            found.append(f"w{w.wid}'s {w.kind.value} ended while its handler was held")
+        if not w.held and o.alive:
+            found.append(f"w{w.wid}'s {w.kind.value} is still running after its release")
+    return found
+
+
+def _closed_refuses(v: StepView) -> list[str]:
+    if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.CLOSED):
+        return []
+    listening = v.profile.child_keeps_listener and any(w.kind is Kind.FORK for w in v.after.held)
+    expected = Probe.ACCEPTED if listening else Probe.REFUSED
+    if v.obs.probe is expected:
+        return []
+    if expected is Probe.REFUSED:
+        return ["a connection to the closed server was accepted"]
+    return ["a connection was refused although a running child still holds the listening socket"]
+
+
+def _how(worker: Worker) -> str:
+    return "held" if worker.held else f"released to {worker.outcome.value}"  # type: ignore[union-attr]
+
+
+def _where(count: Where) -> str:
+    return f"ran {count.worker} times in the worker and {count.server} in the server"
+
+
+# --- the list ---------------------------------------------------------------------------
+
+GUARANTEES: tuple[Guarantee, ...] = (
+    Guarantee(
+        "dispatch-does-not-wait",
+        "handle_request() returns once the worker is spawned, without waiting for the handler.",
+        "",
+        _dispatch_does_not_wait,
+    ),
+    Guarantee(
+        "handler-runs",
+        "Each accepted connection gets a worker whose handler runs, once.",
+        "",
+        _handler_runs,
+    ),
+    Guarantee(
+        "close-raises-nothing",
+        "server_close() raises nothing when called from outside the handlers.",
+        "",
+        _close_raises_nothing,
+    ),
+    Guarantee(
+        "close-waits",
+        "server_close() does not return while a worker it must wait for is still running.",
+        "bpo-31151, bpo-31233",
+        _close_waits,
+    ),
+    Guarantee(
+        "close-returns",
+        "server_close() does not wait for workers it must not: daemon threads, or any worker "
+        "when block_on_close is false as the profile reads it.",
+        "bpo-33540",
+        _close_returns,
+    ),
+    Guarantee(
+        "no-zombie-after-blocking-close",
+        "Once a blocking server_close() has returned, no child of the server is a zombie.",
+        "bpo-31151",
+        _no_zombie_after_blocking_close,
+    ),
+    Guarantee(
+        "reaped-as-modelled",
+        "A child is reaped only after its handler finished, and (as-built profiles) only where "
+        "the profile's collect_children reaps it.",
+        "bpo-21491",
+        _reaped_as_modelled,
+    ),
+    Guarantee(
+        "daemon-at-spawn",
+        "A handler thread is a daemon exactly when daemon_threads was true at its spawn.",
+        "bpo-13140",
+        _daemon_at_spawn,
+    ),
+    Guarantee(
+        "handle-error-once",
+        "A handler's Exception reaches handle_error exactly once, in its worker; a handler "
+        "that returns never does.",
+        "bpo-23430",
+        _handle_error_once,
+    ),
+    Guarantee(
+        "request-closed-once",
+        "Each connection is shut down and closed exactly once, by its worker, after its "
+        "handler returns; a forking parent closes only its own copy, once.",
+        "bpo-6382",
+        _request_closed_once,
+    ),
+    Guarantee(
+        "worker-lifecycle",
+        "A worker runs while its handler is held and finishes once released: the thread "
+        "ends, the child exits.",
+        "",
+        _worker_lifecycle,
+    ),
+    Guarantee(
+        "closed-refuses",
+        "Once server_close() has returned, new connections are refused (as-built CPython: "
+        "unless a running child still holds the listening socket).",
+        "",
+        _closed_refuses,
+    ),
+)
+
+BY_NAME: dict[str, Guarantee] = {g.name: g for g in GUARANTEES}
+
+
+@attrs.frozen
+class Violation:
+    guarantee: Guarantee
+    details: tuple[str, ...]
+
+
+def check(view: StepView) -> list[Violation]:
+    """Every guarantee the step broke, in the order of GUARANTEES."""
+    found = []
+    for guarantee in GUARANTEES:
+        details = guarantee.check(view)
+        if details:
+            found.append(Violation(guarantee, tuple(details)))
+    return found

@@ -1,0 +1,69 @@
+"""What a checker can observe of a real server after a step: the model's side of the contract.
+
+Observations are exact facts, not timings: counts of hook calls recorded by the hooks
+themselves, the order of events in one log, thread liveness from the thread, child state
+from waitid(WNOWAIT), EOF from the client's socket. A blocking call is BLOCKED only once it
+has settled inside a blocking primitive; RETURNED means it really returned.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class Call(enum.Enum):
+    """A blocking server call (server_close, handle_request) as last seen."""
+
+    NONE = "not called"
+    BLOCKED = "blocked"
+    RETURNED = "returned"
+    RAISED = "raised"
+
+
+class Child(enum.Enum):
+    RUNNING = "running"
+    ZOMBIE = "exited, not reaped"
+    REAPED = "reaped"
+
+
+class Probe(enum.Enum):
+    REFUSED = "refused"
+    ACCEPTED = "accepted"
+    TIMEOUT = "not answered"  # a listening socket whose accept queue is full
+
+
+@attrs.frozen
+class Where:
+    """Hook calls for one request, split by where they ran."""
+
+    worker: int = 0  # in the request's own thread or child process
+    server: int = 0  # anywhere else in the server process
+
+
+@attrs.frozen
+class WorkerObs:
+    wid: int
+    alive: bool  # the thread is alive / the child has not exited
+    daemon: bool | None = None  # thread workers only
+    child: Child | None = None  # fork workers only
+    entered: int = 0  # handle() entered
+    exited: int = 0  # handle() left (returned or raised)
+    handle_error: Where = Where()
+    shutdown_request: Where = Where()
+    close_request: Where = Where()
+    closed_before_exit: bool = False  # the worker closed the request before handle() left
+    client_eof: bool = False  # the client has read EOF on its connection
+    released_seq: int | None = None  # position of the handler's release in the event log
+
+
+@attrs.frozen
+class Observation:
+    workers: tuple[WorkerObs, ...] = ()
+    close: Call = Call.NONE
+    close_error: str | None = None
+    close_return_seq: int | None = None  # position of close's return in the event log
+    dispatch: Call = Call.NONE  # the last handle_request()
+    dispatch_error: str | None = None
+    probe: Probe | None = None  # a connection attempt after close

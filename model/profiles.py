@@ -1,0 +1,76 @@
+"""Semantic profiles: the documented contract, and CPython as built, as a few named switches.
+
+The documented contract is silent or ambiguous in places, and CPython lines differ in exactly
+those places. A profile fixes each such choice; every switch names the CPython behaviour it
+stands for, so a profile reads as a list of differences from `documented`.
+"""
+
+from __future__ import annotations
+
+import enum
+
+import attrs
+
+
+class ThreadClose(enum.Enum):
+    """Which handler threads ThreadingMixIn.server_close() waits for."""
+
+    # Every non-daemon thread still running, if block_on_close is true when close is called.
+    # What the documentation says ("server_close() waits until all non-daemonic threads
+    # complete, except if block_on_close is false").
+    AT_CLOSE = "block_on_close read at close"
+    # 3.8.9+, 3.9.3+, 3.10-3.13 (bpo-37193's rewrite): the first spawn that sees
+    # block_on_close true creates a per-instance `_threads` list; from then on every
+    # non-daemon thread is appended whatever block_on_close says, and server_close() joins
+    # everything in the list without reading block_on_close at all.
+    LATCHED_AT_SPAWN = "block_on_close read at spawn, latched"
+
+
+class ForkClose(enum.Enum):
+    """Which children ForkingMixIn.server_close() waits for."""
+
+    # collect_children(blocking=self.block_on_close): read at close; a non-blocking close
+    # still reaps the children that have already exited (bpo-31151, bpo-33540).
+    AT_CLOSE = "block_on_close read at close"
+
+
+@attrs.frozen
+class Profile:
+    name: str
+    summary: str
+    thread_close: ThreadClose
+    fork_close: ForkClose
+    # CPython's child keeps its copy of the listening socket (since 2011), so a closed
+    # forking server still completes TCP handshakes while a child lives (reference §2.13).
+    child_keeps_listener: bool
+    # As-built profiles say exactly when a child is reaped; `documented` also allows a
+    # server that reaps finished children sooner.
+    exact_reaping: bool
+
+
+DOCUMENTED = Profile(
+    name="documented",
+    summary="The contract as the socketserver documentation states it; impl/ refines it.",
+    thread_close=ThreadClose.AT_CLOSE,
+    fork_close=ForkClose.AT_CLOSE,
+    child_keeps_listener=False,
+    exact_reaping=False,
+)
+
+CPYTHON_3_8 = Profile(
+    name="cpython-3.8",
+    summary="CPython 3.8.9+, 3.9.3+, 3.10, 3.11, and 3.12-3.13 for TCP servers, as built.",
+    thread_close=ThreadClose.LATCHED_AT_SPAWN,
+    fork_close=ForkClose.AT_CLOSE,
+    child_keeps_listener=True,
+    exact_reaping=True,
+)
+
+PROFILES: dict[str, Profile] = {p.name: p for p in (DOCUMENTED, CPYTHON_3_8)}
+
+
+def profile_for_version(version: tuple[int, int, int]) -> Profile | None:
+    """The as-built profile of a CPython version, or None where none is modelled yet."""
+    if (3, 8, 9) <= version < (3, 9) or (3, 9, 3) <= version < (3, 14):
+        return CPYTHON_3_8
+    return None

@@ -1,0 +1,209 @@
+"""The transition table: every (phase, event) pair, and what it does or why it is refused.
+
+Read TRANSITIONS first; the functions below it are its cells. After every event the
+state-triggered rule `settle` runs: a close whose awaited workers have all finished returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+
+from model.profiles import ForkClose, Profile, ThreadClose
+from model.state import Kind, Outcome, Phase, Reaped, Server, State, Worker
+
+# --- events -----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class Connect:
+    """A client connects; handle_request() accepts it and spawns its worker.
+
+    After server_close() the same event is a probe: the connection must be refused.
+    """
+
+
+@attrs.frozen
+class Release:
+    """The checker tells a held handler to leave handle(), returning or raising."""
+
+    wid: int
+    outcome: Outcome = Outcome.RETURN
+
+
+@attrs.frozen
+class SetAttr:
+    """An attribute of the mix-in is set on the server instance."""
+
+    name: str  # one of ATTRIBUTES
+    value: bool
+
+
+@attrs.frozen
+class Close:
+    """server_close() is called (on a thread of its own: it may block)."""
+
+
+Event = Connect | Release | SetAttr | Close
+
+ATTRIBUTES = ("block_on_close", "daemon_threads")
+
+
+@attrs.frozen
+class Refused:
+    """A table cell for an event the model does not allow in that phase, and why."""
+
+    reason: str
+
+
+class StepRefused(Exception):
+    """The event is not allowed in this state; the state is unchanged."""
+
+
+Transition = Callable[[Profile, State, Event], State]
+
+# --- the cells --------------------------------------------------------------------------
+
+
+def spawn(profile: Profile, state: State, event: Event) -> State:
+    """handle_request() -> process_request(): a thread started, or a child forked."""
+    server = state.server
+    daemon = server.kind is Kind.THREAD and server.daemon_threads  # t.daemon = daemon_threads
+    threads_list = server.threads_list
+    tracked = False
+    if server.kind is Kind.THREAD and profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
+        threads_list = threads_list or server.block_on_close  # vars(self).setdefault(...)
+        tracked = threads_list and not daemon  # _Threads.append skips daemon threads
+    worker = Worker(wid=len(state.workers), kind=server.kind, daemon=daemon, tracked=tracked)
+    return attrs.evolve(
+        state,
+        server=attrs.evolve(server, threads_list=threads_list),
+        workers=(*state.workers, worker),
+    )
+
+
+def release(profile: Profile, state: State, event: Event) -> State:
+    """The handler leaves handle(); its worker closes the request and finishes."""
+    assert isinstance(event, Release)
+    worker = state.worker(event.wid)
+    if not worker.held:
+        raise StepRefused(f"w{event.wid} was already released")
+    reaped = worker.reaped
+    awaited = state.server.phase is Phase.CLOSING and event.wid in state.server.awaited
+    if awaited and worker.kind is Kind.FORK:
+        reaped = Reaped.MAYBE  # the waiting close reaps it when its loop reaches it
+    return state.with_worker(attrs.evolve(worker, held=False, outcome=event.outcome, reaped=reaped))
+
+
+def set_attr(profile: Profile, state: State, event: Event) -> State:
+    """Only the value changes here; each attribute is read by the cell that uses it."""
+    assert isinstance(event, SetAttr)
+    if event.name not in ATTRIBUTES:
+        raise StepRefused(f"{event.name} is not a modelled attribute")
+    return attrs.evolve(state, server=attrs.evolve(state.server, **{event.name: event.value}))
+
+
+def begin_close(profile: Profile, state: State, event: Event) -> State:
+    """server_close(): the listening socket is closed, then the mix-in waits (or not)."""
+    awaited = awaited_at_close(profile, state)
+    blocking = _close_reaps_blocking(state.server)
+    workers = tuple(_reap_at_close_start(w, blocking, bool(awaited)) for w in state.workers)
+    server = attrs.evolve(state.server, phase=Phase.CLOSING, awaited=awaited)
+    return attrs.evolve(state, server=server, workers=workers)
+
+
+def probe_closed(profile: Profile, state: State, event: Event) -> State:
+    """A connection attempt to a closed server changes nothing (guarantee closed-refuses)."""
+    return state
+
+
+def awaited_at_close(profile: Profile, state: State) -> frozenset[int]:
+    """The workers server_close() waits for, decided as it starts."""
+    server = state.server
+    if server.kind is Kind.FORK:
+        assert profile.fork_close is ForkClose.AT_CLOSE
+        # collect_children(blocking=self.block_on_close) over every unreaped child
+        return frozenset(w.wid for w in state.held) if server.block_on_close else frozenset()
+    if profile.thread_close is ThreadClose.AT_CLOSE:
+        if not server.block_on_close:
+            return frozenset()
+        return frozenset(w.wid for w in state.held if not w.daemon)
+    assert profile.thread_close is ThreadClose.LATCHED_AT_SPAWN
+    return frozenset(w.wid for w in state.held if w.tracked)  # self._threads.join()
+
+
+def _close_reaps_blocking(server: Server) -> bool:
+    return server.kind is Kind.FORK and server.block_on_close
+
+
+def _reap_at_close_start(worker: Worker, blocking: bool, waits: bool) -> Worker:
+    """collect_children at close reaps the children that have exited already.
+
+    A non-blocking pass (WNOHANG) reaps them at once. A blocking pass that also has running
+    children to wait for visits the set in its own order, so an exited child is reaped at
+    some point before close returns: MAYBE until then.
+    """
+    if worker.kind is not Kind.FORK or worker.held or worker.reaped is Reaped.YES:
+        return worker
+    if blocking and waits:
+        return attrs.evolve(worker, reaped=Reaped.MAYBE)
+    return attrs.evolve(worker, reaped=Reaped.YES)
+
+
+def settle(profile: Profile, state: State) -> State:
+    """State-triggered: a close with nothing left to wait for returns."""
+    server = state.server
+    if server.phase is not Phase.CLOSING:
+        return state
+    if any(state.worker(wid).held for wid in server.awaited):
+        return state
+    workers = state.workers
+    if _close_reaps_blocking(server):  # every child was waited for: all reaped now
+        workers = tuple(
+            attrs.evolve(w, reaped=Reaped.YES) if w.kind is Kind.FORK and not w.held else w for w in workers
+        )
+    if profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
+        workers = tuple(attrs.evolve(w, tracked=False) for w in workers)  # _threads.pop_all()
+    closed = attrs.evolve(server, phase=Phase.CLOSED, awaited=frozenset(), closes=server.closes + 1)
+    return attrs.evolve(state, server=closed, workers=workers)
+
+
+# --- the table --------------------------------------------------------------------------
+
+_NO_CONCURRENT_CLOSE = Refused("a second server_close() while one is blocked is not modelled")
+_NO_CONNECT_WHILE_CLOSING = Refused("a connection racing server_close() is not modelled yet")
+
+TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
+    (Phase.OPEN, Connect): spawn,
+    (Phase.OPEN, Release): release,
+    (Phase.OPEN, SetAttr): set_attr,
+    (Phase.OPEN, Close): begin_close,
+    (Phase.CLOSING, Connect): _NO_CONNECT_WHILE_CLOSING,
+    (Phase.CLOSING, Release): release,
+    (Phase.CLOSING, SetAttr): set_attr,
+    (Phase.CLOSING, Close): _NO_CONCURRENT_CLOSE,
+    (Phase.CLOSED, Connect): probe_closed,
+    (Phase.CLOSED, Release): release,
+    (Phase.CLOSED, SetAttr): set_attr,
+    (Phase.CLOSED, Close): begin_close,  # idempotent; ForkingMixIn reads block_on_close again
+}
+
+
+def allowed(state: State, event: Event) -> bool:
+    cell = TRANSITIONS[(state.server.phase, type(event))]
+    if isinstance(cell, Refused):
+        return False
+    if isinstance(event, Release):
+        return 0 <= event.wid < len(state.workers) and state.worker(event.wid).held
+    return True
+
+
+def step(profile: Profile, state: State, event: Event) -> State:
+    """Apply one event; raise StepRefused (state unchanged) where the table refuses it."""
+    cell = TRANSITIONS[(state.server.phase, type(event))]
+    if isinstance(cell, Refused):
+        raise StepRefused(cell.reason)
+    if isinstance(event, Release) and not 0 <= event.wid < len(state.workers):
+        raise StepRefused(f"no worker w{event.wid}")
+    return settle(profile, cell(profile, state, event))
