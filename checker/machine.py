@@ -12,11 +12,12 @@ profile is not `documented`, the first divergence is recorded (not shrunk) for t
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 
 import attrs
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, precondition, rule
+from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from checker.driver import Driver, TargetFailure
 from model import (
@@ -46,6 +47,20 @@ MAX_HELD = 4  # held workers at once: enough for every guarantee here, small eno
 # socket, each accepted attempt stays in its accept queue (request_queue_size=5 by default);
 # fewer than that keeps every answer a prompt accept or refusal.
 MAX_PROBES = 3
+
+
+class Action(enum.Enum):
+    """What one step does; the first is what the shrinker prefers."""
+
+    CONNECT = "connect"  # to the open server (a new worker), or a probe of the closed one
+    RELEASE = "release"
+    CLOSE = "server_close"
+    SET_BLOCK_ON_CLOSE = "set block_on_close"
+    SET_DAEMON_THREADS = "set daemon_threads"
+
+
+ATTRIBUTE_OF = {Action.SET_BLOCK_ON_CLOSE: "block_on_close", Action.SET_DAEMON_THREADS: "daemon_threads"}
+assert set(ATTRIBUTE_OF.values()) == set(ATTRIBUTES)
 
 
 @attrs.frozen
@@ -133,36 +148,43 @@ class RefinementMachine(RuleBasedStateMachine):
             config.on_example(config)
         self.driver.start(config.kind.value)
 
-    # -- rules ----------------------------------------------------------------------------
+    # -- the one rule -----------------------------------------------------------------------
+    #
+    # One rule with the same draws at every step, rather than a rule per event with
+    # preconditions: Hypothesis draws a rule's enable flag the first time that rule is
+    # considered, and redraws when it picks a rule whose precondition is false, so with
+    # several rules the shape of a step's choices depends on the state, and deleting a
+    # step misaligns every step after it (the shrinker then deletes nothing). Here every
+    # step is two draws, (action, argument), whatever the state; an action the state does
+    # not allow is a no-op, which the shrinker removes. Two draws, because with the two
+    # Hypothesis makes per step that is four choices, and its deletion passes remove at
+    # most five consecutive choices.
 
-    @precondition(lambda self: self.state.server.phase is Phase.OPEN and len(self.state.held) < MAX_HELD)
-    @rule()
-    def connect(self) -> None:
-        self._do(Connect(), lambda after: self.driver.connect())
-
-    @precondition(lambda self: self.state.server.phase is Phase.CLOSED and self.probes < MAX_PROBES)
-    @rule()
-    def connect_after_close(self) -> None:
-        self.probes += 1
-        self._do(Connect(), lambda after: self.driver.probe())
-
-    @precondition(lambda self: bool(self.state.held))
-    @rule(data=st.data(), outcome=st.sampled_from(Outcome))
-    def release(self, data: st.DataObject, outcome: Outcome) -> None:
-        wid = data.draw(st.sampled_from([w.wid for w in self.state.held]), label="worker")
-        self._do(
-            Release(wid, outcome),
-            lambda after: self.driver.release(wid, outcome, _close_must_return(after)),
-        )
-
-    @rule(name=st.sampled_from(ATTRIBUTES), value=st.booleans())
-    def set_attribute(self, name: str, value: bool) -> None:
-        self._do(SetAttr(name, value), lambda after: self.driver.set_attr(name, value))
-
-    @precondition(lambda self: self.state.server.phase is not Phase.CLOSING)
-    @rule()
-    def server_close(self) -> None:
-        self._do(Close(), lambda after: self.driver.close(_close_must_return(after)))
+    @rule(action=st.sampled_from(Action), argument=st.integers(0, 2 * MAX_HELD - 1))
+    def step(self, action: Action, argument: int) -> None:
+        index, flag = divmod(argument, 2)  # which held worker; raise / the value to set
+        outcome = Outcome.RAISE if flag else Outcome.RETURN
+        value = bool(flag)
+        state = self.state
+        held = state.held
+        phase = state.server.phase
+        if action is Action.CONNECT:
+            if phase is Phase.OPEN and len(held) < MAX_HELD:
+                self._do(Connect(), lambda after: self.driver.connect())
+            elif phase is Phase.CLOSED and self.probes < MAX_PROBES:
+                self.probes += 1
+                self._do(Connect(), lambda after: self.driver.probe())
+        elif action is Action.RELEASE and held:
+            wid = held[index % len(held)].wid
+            self._do(
+                Release(wid, outcome),
+                lambda after: self.driver.release(wid, outcome, _close_must_return(after)),
+            )
+        elif action is Action.CLOSE and phase is not Phase.CLOSING:
+            self._do(Close(), lambda after: self.driver.close(_close_must_return(after)))
+        elif action in (Action.SET_BLOCK_ON_CLOSE, Action.SET_DAEMON_THREADS):
+            name = ATTRIBUTE_OF[action]
+            self._do(SetAttr(name, value), lambda after: self.driver.set_attr(name, value))
 
     def teardown(self) -> None:
         leftovers = self.driver.stop()
@@ -173,7 +195,7 @@ class RefinementMachine(RuleBasedStateMachine):
 
     def _do(self, event: Event, act: Callable[[State], Observation]) -> None:
         before = self.state
-        assert allowed(before, event), event
+        assert allowed(before, event), event  # the rule only makes events the table allows
         after = step(self.profile, before, event)
         try:
             obs = act(after)

@@ -1,0 +1,77 @@
+"""Every test must leave no thread, child process or descriptor behind.
+
+The `no_leftovers` fixture is autouse: it records what the test process has before each
+test and fails the test if, after it (and a bounded wait for things that are ending), any
+thread, child process (zombies included) or file descriptor is new.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+T = TypeVar("T")
+SETTLE = 5.0  # seconds for threads and children that are ending to be gone
+
+
+def children() -> set[int]:
+    """Every child of this process, zombies included (Linux: /proc/.../children)."""
+    found: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            found.update(int(pid) for pid in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return found
+
+
+def descriptors() -> set[int]:
+    return {int(fd) for fd in os.listdir("/proc/self/fd")}
+
+
+def _settled(check: Callable[[], set[T]], timeout: float) -> set[T]:
+    """Wait (bounded) for `check()` to come back empty; return what is still there."""
+    end = time.monotonic() + timeout
+    left = check()
+    pause = 0.001
+    while left and time.monotonic() < end:
+        time.sleep(pause)  # waiting for teardown to finish, not an observation
+        pause = min(pause * 2, 0.05)
+        left = check()
+    return left
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers() -> Iterator[None]:
+    threads_before = set(threading.enumerate())
+    children_before = children()
+    fds_before = descriptors()
+    yield
+    threads = _settled(lambda: {t for t in threading.enumerate() if t not in threads_before}, SETTLE)
+    kids = _settled(lambda: children() - children_before, SETTLE)
+    fds = _settled(lambda: descriptors() - fds_before, 1.0)
+    problems = []
+    if threads:
+        problems.append(f"threads left running: {sorted(t.name for t in threads)}")
+    if kids:
+        problems.append(f"child processes left (running or zombie): {sorted(kids)}")
+    if fds:
+        problems.append(f"descriptors left open: {_describe(fds)}")
+    if problems:
+        pytest.fail("the test left things behind: " + "; ".join(problems))
+
+
+def _describe(fds: set[int]) -> str:
+    parts = []
+    for fd in sorted(fds):
+        try:
+            parts.append(f"{fd} -> {os.readlink(f'/proc/self/fd/{fd}')}")
+        except OSError:
+            parts.append(str(fd))
+    return ", ".join(parts)
