@@ -306,17 +306,18 @@ class Agent(object):
                 with contextlib.suppress(OSError):
                     request.client.sendall(b"f")
                 request.word_sent = True
+        end = time.monotonic() + self.deadline  # one deadline for the whole stop
         for call in (self.close_call, self.dispatch_call):
-            if call is not None and not call.done.wait(self.deadline):
+            if call is not None and not call.done.wait(max(0, end - time.monotonic())):
                 leftovers.append("%s() still blocked" % call.name)
         for request in self.requests:
-            if not self._wait_done(request):
+            if not self._wait_done(request, max(0, end - time.monotonic())):
                 leftovers.append("worker of request %d still running" % request.rid)
         if self.server is not None:
             self.server.socket.close()
         for request in self.requests:
             request.client.close()
-        leftovers.extend(self._reap_all())
+        leftovers.extend(self._reap_all(end))
         self.server = None
         self.events.sync(self.deadline)
         return {"leftovers": leftovers}
@@ -340,22 +341,23 @@ class Agent(object):
                 request.pid = event["pid"]
                 self.children.add(request.pid)
 
-    def _wait_done(self, request):
+    def _wait_done(self, request, timeout=None):
+        timeout = self.deadline if timeout is None else timeout
         if request.thread is not None:
-            request.thread.join(self.deadline)
+            request.thread.join(timeout)
             return not request.thread.is_alive()
         if request.pid is not None:
-            return _wait_child_exit(request.pid, self.deadline)
+            return _wait_child_exit(request.pid, timeout)
         return True
 
     def _settle_close(self, must_return):
         if self.close_call is not None and not self.close_call.done.is_set():
             self.close_call.settle(must_return, self.deadline)
 
-    def _reap_all(self):
+    def _reap_all(self, end):
         left = []
         for pid in sorted(self.children):
-            if not _wait_child_exit(pid, self.deadline):
+            if not _wait_child_exit(pid, max(0, end - time.monotonic())):
                 left.append("child %d still running" % pid)
                 continue
             with contextlib.suppress(ChildProcessError):

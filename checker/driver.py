@@ -74,11 +74,11 @@ class Driver:
         )
         return self.info
 
-    def quit(self) -> None:
+    def quit(self, graceful: bool = True) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
             try:
-                if proc.poll() is None and proc.stdin is not None:
+                if graceful and proc.poll() is None and proc.stdin is not None:
                     proc.stdin.write(b'{"op": "quit"}\n')
                     proc.stdin.flush()
                     proc.wait(self.deadline)
@@ -174,8 +174,8 @@ class Driver:
         if self._proc is None:
             return []
         leftovers: list[str] = self._ask({"op": "stop"})["leftovers"]
-        if leftovers:
-            self.quit()
+        if leftovers:  # what would not end is ended with the agent, at once
+            self.quit(graceful=False)
         return leftovers
 
 

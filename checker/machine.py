@@ -143,6 +143,7 @@ class RefinementMachine(RuleBasedStateMachine):
         self.shadow: State | None = None if self.profile == DOCUMENTED else self.state
         self.steps: list[Step] = []
         self.probes = 0
+        self.failed = False
         config.examples_run += 1
         if config.on_example is not None:
             config.on_example(config)
@@ -188,7 +189,9 @@ class RefinementMachine(RuleBasedStateMachine):
 
     def teardown(self) -> None:
         leftovers = self.driver.stop()
-        if leftovers:
+        # An example that already failed keeps its own failure: a violation often leaves
+        # work behind (the agent is restarted for the next example either way).
+        if leftovers and not self.failed:
             raise TargetLeftovers(leftovers, self.steps)
 
     # -- one step -------------------------------------------------------------------------
@@ -200,6 +203,7 @@ class RefinementMachine(RuleBasedStateMachine):
         try:
             obs = act(after)
         except TargetFailure as failure:
+            self.failed = True
             raise TargetBroke(failure, self.steps, event) from None
         self.state = after
         self.steps.append(Step(event, before, after, obs))
@@ -207,6 +211,7 @@ class RefinementMachine(RuleBasedStateMachine):
         self._follow_documented(event, obs)
         violations = check(StepView(self.profile, before, event, after, obs))
         if violations:
+            self.failed = True
             raise counterexample_class(violations[0].guarantee)(violations, self.steps)
 
     def _follow_documented(self, event: Event, obs: Observation) -> None:

@@ -58,12 +58,10 @@ class ThreadingMixIn:
         if not self.block_on_close:
             return
         lock, threads = self._live_threads()
-        with lock:
-            waiting = [t for t in threads if t.is_alive()]
-            threads.clear()
+        with lock:  # threads stay in the set until they end: a concurrent close waits too
+            threads.difference_update([t for t in threads if not t.is_alive()])
+            waiting = list(threads)
         current = threading.current_thread()
         for thread in waiting:
             if thread is not current:
                 thread.join()
-        with lock:  # a second close must still wait for whatever is still running
-            threads.update(t for t in waiting if t.is_alive())

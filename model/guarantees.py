@@ -108,7 +108,7 @@ def _close_returns(v: StepView) -> list[str]:
 
 def _no_zombie_after_blocking_close(v: StepView) -> list[str]:
     return [
-        f"w{w.wid}'s child is a zombie after a blocking server_close() returned"
+        f"w{w.wid}'s child is a zombie though server_close() must have reaped it"
         for w, o in v.pairs()
         if w.kind is Kind.FORK and w.reaped is Reaped.YES and o.child is Child.ZOMBIE
     ]
@@ -181,9 +181,10 @@ def _closed_refuses(v: StepView) -> list[str]:
     expected = Probe.ACCEPTED if listening else Probe.REFUSED
     if v.obs.probe is expected:
         return []
+    seen = v.obs.probe.value if v.obs.probe else "not attempted"
     if expected is Probe.REFUSED:
-        return ["a connection to the closed server was accepted"]
-    return ["a connection was refused although a running child still holds the listening socket"]
+        return [f"a connection to the closed server was {seen}, not refused"]
+    return [f"a connection was {seen}, although a running child still holds the listening socket"]
 
 
 def _how(worker: Worker) -> str:
@@ -230,7 +231,8 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "no-zombie-after-blocking-close",
-        "Once a blocking server_close() has returned, no child of the server is a zombie.",
+        "Once a blocking server_close() has returned, no child of the server is a zombie; any "
+        "close reaps the children that had already exited.",
         "bpo-31151",
         _no_zombie_after_blocking_close,
     ),

@@ -79,6 +79,9 @@ class Server:
     threads_list: bool = False
     # The workers the close in progress waits for (empty unless CLOSING).
     awaited: frozenset[int] = frozenset()
+    # ForkingMixIn: whether the close in progress reaps blocking (block_on_close, read as it
+    # started; setting the attribute during the close changes nothing for that close).
+    reaping_blocking: bool = False
     closes: int = 0  # completed server_close() calls
 
 

@@ -109,7 +109,7 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
     awaited = awaited_at_close(profile, state)
     blocking = _close_reaps_blocking(state.server)
     workers = tuple(_reap_at_close_start(w, blocking, bool(awaited)) for w in state.workers)
-    server = attrs.evolve(state.server, phase=Phase.CLOSING, awaited=awaited)
+    server = attrs.evolve(state.server, phase=Phase.CLOSING, awaited=awaited, reaping_blocking=blocking)
     return attrs.evolve(state, server=server, workers=workers)
 
 
@@ -159,13 +159,15 @@ def settle(profile: Profile, state: State) -> State:
     if any(state.worker(wid).held for wid in server.awaited):
         return state
     workers = state.workers
-    if _close_reaps_blocking(server):  # every child was waited for: all reaped now
+    if server.reaping_blocking:  # every child was waited for: all reaped now
         workers = tuple(
             attrs.evolve(w, reaped=Reaped.YES) if w.kind is Kind.FORK and not w.held else w for w in workers
         )
     if profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
         workers = tuple(attrs.evolve(w, tracked=False) for w in workers)  # _threads.pop_all()
-    closed = attrs.evolve(server, phase=Phase.CLOSED, awaited=frozenset(), closes=server.closes + 1)
+    closed = attrs.evolve(
+        server, phase=Phase.CLOSED, awaited=frozenset(), reaping_blocking=False, closes=server.closes + 1
+    )
     return attrs.evolve(state, server=closed, workers=workers)
 
 
@@ -196,6 +198,8 @@ def allowed(state: State, event: Event) -> bool:
         return False
     if isinstance(event, Release):
         return 0 <= event.wid < len(state.workers) and state.worker(event.wid).held
+    if isinstance(event, SetAttr):
+        return event.name in ATTRIBUTES
     return True
 
 

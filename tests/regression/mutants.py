@@ -22,6 +22,10 @@ class Variant:
     guarantee: str  # the guarantee that must catch it
     steps: int  # the length of the minimal counterexample
     issue: str = ""  # the CPython issue whose bug it re-injects, if any
+    # Examples to run. A variant whose workers never end costs a liveness deadline and an
+    # agent restart per example, and shows at its first release anyway.
+    examples: int = 100
+    deadline: float = 1.0  # SOCKCHECK_DEADLINE for its run
 
     def write(self, folder: Path) -> Path:
         source = Path(socketserver.__file__).read_text()
@@ -230,6 +234,21 @@ VARIANTS: tuple[Variant, ...] = (
         "thread",
         "dispatch-does-not-wait",
         1,
+    ),
+    Variant(
+        "fork-child-lingers",
+        "a child waits for a signal after its request instead of exiting",
+        (
+            (
+                "                        os._exit(status)",
+                "                        __import__('signal').pause()\n                        os._exit(status)",
+            ),
+        ),
+        "fork",
+        "worker-lifecycle",
+        2,
+        examples=10,
+        deadline=0.3,
     ),
     Variant(
         "finish-request-skips-handler",

@@ -1,0 +1,127 @@
+"""Shared by the model tests: the profiles, event sequences, reachable states, ideal observations."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import strategies as st
+
+from model import (
+    ATTRIBUTES,
+    DOCUMENTED,
+    PROFILES,
+    Call,
+    Child,
+    Close,
+    Connect,
+    Event,
+    Kind,
+    Observation,
+    Outcome,
+    Phase,
+    Probe,
+    Profile,
+    Reaped,
+    Release,
+    SetAttr,
+    State,
+    StepView,
+    Where,
+    WorkerObs,
+    allowed,
+    step,
+)
+
+CPYTHON_38 = PROFILES["cpython-3.8"]
+ALL_PROFILES = (DOCUMENTED, CPYTHON_38)
+
+each_profile = pytest.mark.parametrize("profile", ALL_PROFILES, ids=lambda p: p.name)
+each_kind = pytest.mark.parametrize("kind", list(Kind), ids=lambda k: k.value)
+
+
+def run(profile: Profile, state: State, *events: Event) -> State:
+    """Step through `events` in order; every one of them must be allowed."""
+    for event in events:
+        assert allowed(state, event), (state, event)
+        state = step(profile, state, event)
+    return state
+
+
+def candidates(state: State) -> list[Event]:
+    """Every event worth trying in `state`, allowed or not (one release past the last worker)."""
+    events: list[Event] = [Connect(), Close()]
+    events += [SetAttr(name, value) for name in ATTRIBUTES for value in (False, True)]
+    events += [Release(wid, outcome) for wid in range(len(state.workers) + 1) for outcome in Outcome]
+    return events
+
+
+profiles = st.sampled_from(ALL_PROFILES)
+kinds = st.sampled_from(list(Kind))
+
+
+@st.composite
+def traces(
+    draw: st.DrawFn, max_steps: int = 16, profile: Profile | None = None, kind: Kind | None = None
+) -> tuple[Profile, list[tuple[State, Event, State]]]:
+    """A profile and a run of allowed events from the initial state: (before, event, after) each."""
+    profile = draw(profiles) if profile is None else profile
+    kind = draw(kinds) if kind is None else kind
+    state = State.initial(kind)
+    steps = []
+    for _ in range(draw(st.integers(0, max_steps))):
+        event = draw(st.sampled_from([e for e in candidates(state) if allowed(state, e)]))
+        after = step(profile, state, event)
+        steps.append((state, event, after))
+        state = after
+    return profile, steps
+
+
+# --- the observation of a real server that keeps every guarantee ------------------------------
+
+CLOSE_RETURN_SEQ = 1000  # the event-log position of close's return: after every release
+
+
+def ideal_view(profile: Profile, before: State, event: Event) -> StepView:
+    """Step the model, and pair the step with what a perfect server would show after it."""
+    after = step(profile, before, event)
+    return StepView(profile, before, event, after, ideal_obs(profile, before, event, after))
+
+
+def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Observation:
+    workers = []
+    for w in after.workers:
+        if w.kind is Kind.FORK:
+            child = Child.RUNNING if w.held else Child.REAPED if w.reaped is Reaped.YES else Child.ZOMBIE
+        else:
+            child = None
+        done = 0 if w.held else 1
+        workers.append(
+            WorkerObs(
+                wid=w.wid,
+                alive=w.held,
+                daemon=w.daemon if w.kind is Kind.THREAD else None,
+                child=child,
+                entered=1,
+                exited=done,
+                handle_error=Where(worker=1) if w.outcome is Outcome.RAISE else Where(),
+                shutdown_request=Where(worker=done),
+                close_request=Where(worker=done, server=1 if w.kind is Kind.FORK else 0),
+                closed_before_exit=False,
+                client_eof=not w.held,
+                released_seq=None if w.held else w.wid,
+            )
+        )
+    phase = after.server.phase
+    close = {Phase.OPEN: Call.NONE, Phase.CLOSING: Call.BLOCKED, Phase.CLOSED: Call.RETURNED}[phase]
+    probe = None
+    if isinstance(event, Connect) and before.server.phase is Phase.CLOSED:
+        child_listens = any(w.kind is Kind.FORK for w in after.held) and profile.child_keeps_listener
+        probe = Probe.ACCEPTED if child_listens else Probe.REFUSED
+    return Observation(
+        workers=tuple(workers),
+        close=close,
+        close_return_seq=CLOSE_RETURN_SEQ if phase is Phase.CLOSED else None,
+        dispatch=Call.RETURNED
+        if isinstance(event, Connect) and before.server.phase is Phase.OPEN
+        else Call.NONE,
+        probe=probe,
+    )

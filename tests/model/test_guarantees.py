@@ -1,0 +1,655 @@
+"""Every guarantee must be seen to fail: a check that cannot fail is a defect.
+
+Each test starts from `ideal_view`, the observation a perfect server would give after a model
+step (it keeps every guarantee), breaks one fact of it by hand, and asserts that exactly the
+guarantee in the test's name flags it, with its words. The tests are named
+`test_<guarantee>_flags_...` and `test_<guarantee>_passes_...`, and
+`test_GUARANTEES_each_have_a_flagging_and_a_passing_test` holds every guarantee to that.
+"""
+
+from __future__ import annotations
+
+import re
+
+import attrs
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from model import (
+    BY_NAME,
+    DOCUMENTED,
+    GUARANTEES,
+    Call,
+    Child,
+    Close,
+    Connect,
+    Event,
+    Kind,
+    Observation,
+    Outcome,
+    Probe,
+    Profile,
+    Release,
+    SetAttr,
+    State,
+    StepView,
+    Violation,
+    Where,
+    WorkerObs,
+    check,
+)
+from tests.model.model_helpers import CPYTHON_38, each_kind, each_profile, ideal_view, run, traces
+
+T, F = Kind.THREAD, Kind.FORK
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def view_after(profile: Profile, kind: Kind, *events: Event) -> StepView:
+    """The ideal view of the last of `events`, run from the initial state."""
+    *setup, last = events
+    return ideal_view(profile, run(profile, State.initial(kind), *setup), last)
+
+
+def with_obs(view: StepView, **changes: object) -> StepView:
+    return attrs.evolve(view, obs=attrs.evolve(view.obs, **changes))
+
+
+def with_worker(view: StepView, wid: int, **changes: object) -> StepView:
+    workers = tuple(attrs.evolve(o, **changes) if o.wid == wid else o for o in view.obs.workers)
+    return with_obs(view, workers=workers)
+
+
+def without_worker(view: StepView, wid: int) -> StepView:
+    return with_obs(view, workers=tuple(o for o in view.obs.workers if o.wid != wid))
+
+
+def flagged(view: StepView) -> dict[str, list[str]]:
+    """What check() found, by guarantee name; each guarantee's own check must agree with it."""
+    found = {v.guarantee.name: list(v.details) for v in check(view)}
+    for name, details in found.items():
+        assert BY_NAME[name].check(view) == details
+    return found
+
+
+def assert_keeps_all(view: StepView) -> None:
+    assert check(view) == []
+    for guarantee in GUARANTEES:
+        assert guarantee.check(view) == [], guarantee.name
+
+
+# --- the list itself --------------------------------------------------------------------------
+
+
+def test_GUARANTEES_names_are_unique_kebab_case_and_indexed() -> None:
+    names = [g.name for g in GUARANTEES]
+    assert len(set(names)) == len(names)
+    for name in names:
+        assert re.fullmatch(r"[a-z]+(-[a-z]+)*", name), name
+    assert list(BY_NAME) == names
+    assert all(BY_NAME[g.name] is g for g in GUARANTEES)
+
+
+def test_GUARANTEES_statements_are_one_line_ending_in_a_period() -> None:
+    for g in GUARANTEES:
+        assert g.statement.strip() == g.statement, g.name
+        assert "\n" not in g.statement, g.name
+        assert g.statement.endswith("."), g.name
+        assert not g.statement.endswith(".."), g.name
+        assert g.statement[0].isupper() or g.statement.split()[0].endswith("()"), g.name
+        assert re.fullmatch(r"(bpo-\d+(, bpo-\d+)*)?", g.issue), g.name
+        assert callable(g.check), g.name
+
+
+def test_GUARANTEES_each_have_a_flagging_and_a_passing_test() -> None:
+    tests = [name for name, obj in globals().items() if name.startswith("test_") and callable(obj)]
+    for g in GUARANTEES:
+        stem = "test_" + g.name.replace("-", "_")
+        assert any(t.startswith(stem + "_flags_") for t in tests), f"no test shows {g.name} failing"
+        assert any(t.startswith(stem + "_passes_") for t in tests), f"no test shows {g.name} passing"
+
+
+def test_check_returns_violations_in_GUARANTEES_order() -> None:
+    view = view_after(DOCUMENTED, T, Connect(), Release(0, Outcome.RAISE))
+    assert_keeps_all(view)
+    # Broken in the reverse of the list's order: check() must still report in the list's order.
+    bad = with_worker(view, 0, alive=True, handle_error=Where(), daemon=True)
+    bad = with_obs(bad, close=Call.RAISED, close_error="OSError: boom")
+    found = check(bad)
+    assert [v.guarantee.name for v in found] == [
+        "close-raises-nothing",
+        "daemon-at-spawn",
+        "handle-error-once",
+        "worker-lifecycle",
+    ]
+    assert all(isinstance(v, Violation) for v in found)
+    assert [v.guarantee for v in found] == [g for g in GUARANTEES if g in {v.guarantee for v in found}]
+
+
+# Arbitrary (mostly wrong) observations: check() is exactly each guarantee's check, in order.
+
+wheres = st.builds(Where, worker=st.integers(0, 2), server=st.integers(0, 2))
+
+
+@st.composite
+def views(draw: st.DrawFn) -> StepView:
+    profile, steps = draw(traces(max_steps=10))
+    if not steps:
+        state = State.initial(draw(st.sampled_from(list(Kind))))
+        steps = [(state, SetAttr("daemon_threads", False), state)]
+    before, event, after = draw(st.sampled_from(steps))
+    wids = draw(st.lists(st.integers(0, len(after.workers)), unique=True))
+    workers = tuple(
+        WorkerObs(
+            wid=wid,
+            alive=draw(st.booleans()),
+            daemon=draw(st.none() | st.booleans()),
+            child=draw(st.none() | st.sampled_from(list(Child))),
+            entered=draw(st.integers(0, 2)),
+            exited=draw(st.integers(0, 2)),
+            handle_error=draw(wheres),
+            shutdown_request=draw(wheres),
+            close_request=draw(wheres),
+            closed_before_exit=draw(st.booleans()),
+            client_eof=draw(st.booleans()),
+            released_seq=draw(st.none() | st.integers(0, 9)),
+        )
+        for wid in wids
+    )
+    obs = Observation(
+        workers=workers,
+        close=draw(st.sampled_from(list(Call))),
+        close_error=draw(st.none() | st.just("OSError: boom")),
+        close_return_seq=draw(st.none() | st.integers(0, 9)),
+        dispatch=draw(st.sampled_from(list(Call))),
+        dispatch_error=draw(st.none() | st.just("OSError: boom")),
+        probe=draw(st.none() | st.sampled_from(list(Probe))),
+    )
+    return StepView(profile, before, event, after, obs)
+
+
+@given(views())
+def test_check_is_every_guarantee_check_in_order(view: StepView) -> None:
+    expected = []
+    for g in GUARANTEES:
+        details = g.check(view)
+        assert isinstance(details, list)
+        assert all(isinstance(d, str) and d and "\n" not in d for d in details)
+        if details:
+            expected.append(Violation(g, tuple(details)))
+    assert check(view) == expected
+
+
+@given(traces(max_steps=20))
+def test_check_passes_the_ideal_observation_of_every_step(trace: tuple[Profile, list]) -> None:
+    profile, steps = trace
+    for before, event, _ in steps:
+        assert_keeps_all(ideal_view(profile, before, event))
+
+
+# --- dispatch-does-not-wait -------------------------------------------------------------------
+
+
+@each_kind
+def test_dispatch_does_not_wait_flags_a_dispatch_still_blocked(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect())
+    for call in (Call.BLOCKED, Call.NONE):
+        assert flagged(with_obs(view, dispatch=call)) == {
+            "dispatch-does-not-wait": ["handle_request() did not return after spawning the worker"]
+        }
+
+
+def test_dispatch_does_not_wait_flags_a_dispatch_that_raised() -> None:
+    view = view_after(DOCUMENTED, T, Connect())
+    bad = with_obs(view, dispatch=Call.RAISED, dispatch_error="RuntimeError: can't start new thread")
+    assert flagged(bad) == {
+        "dispatch-does-not-wait": ["handle_request() raised RuntimeError: can't start new thread"]
+    }
+
+
+@each_kind
+@each_profile
+def test_dispatch_does_not_wait_passes_a_returned_dispatch(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, Connect())
+    assert view.obs.dispatch is Call.RETURNED
+    assert_keeps_all(view)
+
+
+@each_kind
+def test_dispatch_does_not_wait_passes_a_probe_after_close(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Close(), Connect())  # a probe: no handle_request()
+    assert view.obs.dispatch is Call.NONE
+    assert_keeps_all(view)
+
+
+# --- handler-runs -----------------------------------------------------------------------------
+
+
+@each_kind
+def test_handler_runs_flags_a_handler_entered_other_than_once(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect())
+    assert flagged(with_worker(view, 0, entered=0)) == {
+        "handler-runs": ["w0's handler was entered 0 times, expected once"]
+    }
+    assert flagged(with_worker(view, 0, entered=2)) == {
+        "handler-runs": ["w0's handler was entered 2 times, expected once"]
+    }
+
+
+def test_handler_runs_flags_a_connection_with_no_worker() -> None:
+    view = view_after(DOCUMENTED, F, Connect(), Connect())
+    assert flagged(without_worker(view, 1)) == {
+        "handler-runs": ["w1's handler was entered 0 times, expected once"]
+    }
+
+
+@each_kind
+def test_handler_runs_passes_a_handler_entered_once(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Connect())
+    assert [o.entered for o in view.obs.workers] == [1, 1]
+    assert_keeps_all(view)
+
+
+# --- close-raises-nothing ---------------------------------------------------------------------
+
+
+@each_kind
+def test_close_raises_nothing_flags_a_close_that_raised(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Close())
+    bad = with_obs(view, close=Call.RAISED, close_error="RuntimeError: cannot join current thread")
+    assert flagged(bad) == {
+        "close-raises-nothing": ["server_close() raised RuntimeError: cannot join current thread"]
+    }
+
+
+@each_kind
+@each_profile
+def test_close_raises_nothing_passes_a_close_that_returned(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, Close())
+    assert view.obs.close is Call.RETURNED
+    assert_keeps_all(view)
+
+
+# --- close-waits ------------------------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_close_waits_flags_a_close_that_returned_while_an_awaited_worker_runs(
+    profile: Profile, kind: Kind
+) -> None:
+    view = view_after(profile, kind, Connect(), Connect(), Close())
+    assert view.obs.close is Call.BLOCKED
+    bad = with_obs(view, close=Call.RETURNED, close_return_seq=0)
+    assert flagged(bad) == {
+        "close-waits": ["server_close() returned while w0, w1 it must wait for still ran"]
+    }
+    # one of them released: the message names only the one still running
+    view = view_after(profile, kind, Connect(), Connect(), Close(), Release(0))
+    bad = with_obs(view, close=Call.RETURNED, close_return_seq=view.obs.workers[0].released_seq)
+    assert flagged(bad) == {"close-waits": ["server_close() returned while w1 it must wait for still ran"]}
+
+
+@each_kind
+@each_profile
+def test_close_waits_flags_a_close_that_returned_before_the_last_release(
+    profile: Profile, kind: Kind
+) -> None:
+    view = view_after(profile, kind, Connect(), Connect(), Close(), Release(1), Release(0))
+    released = {o.wid: o.released_seq for o in view.obs.workers}
+    assert released[0] is not None
+    assert view.obs.close_return_seq is not None
+    assert view.obs.close_return_seq > released[0]
+    assert_keeps_all(view)
+    bad = with_obs(view, close_return_seq=released[0] - 1)
+    assert bad.obs.close_return_seq is not None
+    assert bad.obs.close_return_seq < released[0]  # type: ignore[operator]
+    assert flagged(bad) == {"close-waits": ["server_close() returned before w0, which it awaited, ended"]}
+
+
+def test_close_waits_flags_a_close_that_ignored_block_on_close_latched_at_spawn() -> None:
+    # block_on_close true at the spawn, false at close: cpython-3.8 still waits, documented does not
+    events = (Connect(), SetAttr("block_on_close", False), Close())
+    latched = view_after(CPYTHON_38, T, *events)
+    returned = with_obs(latched, close=Call.RETURNED, close_return_seq=0)
+    assert flagged(returned) == {
+        "close-waits": ["server_close() returned while w0 it must wait for still ran"]
+    }
+    assert_keeps_all(
+        attrs.evolve(returned, profile=DOCUMENTED, after=view_after(DOCUMENTED, T, *events).after)
+    )
+
+
+@each_kind
+@each_profile
+def test_close_waits_passes_a_close_still_blocked_then_returned_after_the_release(
+    profile: Profile, kind: Kind
+) -> None:
+    assert_keeps_all(view_after(profile, kind, Connect(), Close()))
+    assert_keeps_all(view_after(profile, kind, Connect(), Close(), Release(0)))
+
+
+# --- close-returns ----------------------------------------------------------------------------
+
+
+@each_profile
+def test_close_returns_flags_a_close_blocked_on_a_daemon_thread(profile: Profile) -> None:
+    view = view_after(profile, T, SetAttr("daemon_threads", True), Connect(), Close())
+    assert view.obs.close is Call.RETURNED
+    assert flagged(with_obs(view, close=Call.BLOCKED, close_return_seq=None)) == {
+        "close-returns": [
+            "server_close() is still blocked though it must not wait for any running worker "
+            "(block_on_close=True; running: w0 (daemon))"
+        ]
+    }
+
+
+@each_kind
+@each_profile
+def test_close_returns_flags_a_close_blocked_with_block_on_close_false(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, SetAttr("block_on_close", False), Connect(), Close())
+    assert flagged(with_obs(view, close=Call.BLOCKED, close_return_seq=None)) == {
+        "close-returns": [
+            "server_close() is still blocked though it must not wait for any running worker "
+            "(block_on_close=False; running: w0)"
+        ]
+    }
+
+
+def test_close_returns_flags_a_close_that_waited_although_block_on_close_was_false_at_close() -> None:
+    # documented reads block_on_close at close; cpython-3.8 latched it at the spawn
+    events = (Connect(), SetAttr("block_on_close", False), Close())
+    documented = view_after(DOCUMENTED, T, *events)
+    blocked = with_obs(documented, close=Call.BLOCKED, close_return_seq=None)
+    assert list(flagged(blocked)) == ["close-returns"]
+    assert_keeps_all(
+        attrs.evolve(blocked, profile=CPYTHON_38, after=view_after(CPYTHON_38, T, *events).after)
+    )
+
+
+@each_kind
+@each_profile
+def test_close_returns_passes_a_close_that_returned_without_waiting(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, SetAttr("block_on_close", False), Connect(), Connect(), Close())
+    assert view.obs.close is Call.RETURNED
+    assert_keeps_all(view)
+
+
+# --- no-zombie-after-blocking-close -----------------------------------------------------------
+
+
+@each_profile
+def test_no_zombie_after_blocking_close_flags_a_zombie_after_the_close_returned(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Connect(), Close(), Release(1), Release(0))
+    assert [o.child for o in view.obs.workers] == [Child.REAPED, Child.REAPED]
+    assert flagged(with_worker(view, 1, child=Child.ZOMBIE)) == {
+        "no-zombie-after-blocking-close": ["w1's child is a zombie though server_close() must have reaped it"]
+    }
+
+
+@each_profile
+def test_no_zombie_after_blocking_close_passes_a_zombie_while_the_close_still_waits(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Connect(), Close(), Release(0))
+    assert view.obs.close is Call.BLOCKED
+    assert_keeps_all(with_worker(view, 0, child=Child.ZOMBIE))  # Reaped.MAYBE
+    assert_keeps_all(with_worker(view, 0, child=Child.REAPED))
+
+
+@each_profile
+def test_no_zombie_after_blocking_close_passes_a_zombie_of_an_open_server(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Release(0))
+    assert view.obs.workers[0].child is Child.ZOMBIE
+    assert_keeps_all(view)
+
+
+# --- reaped-as-modelled -----------------------------------------------------------------------
+
+
+@each_profile
+def test_reaped_as_modelled_flags_a_held_child_that_was_reaped(profile: Profile) -> None:
+    view = view_after(profile, F, Connect())
+    assert flagged(with_worker(view, 0, child=Child.REAPED)) == {
+        "reaped-as-modelled": ["w0's child was reaped while its handler was held"]
+    }
+
+
+def test_reaped_as_modelled_flags_a_child_cpython_would_not_have_reaped() -> None:
+    view = view_after(CPYTHON_38, F, Connect(), Release(0))
+    assert flagged(with_worker(view, 0, child=Child.REAPED)) == {
+        "reaped-as-modelled": ["w0's child was reaped where cpython-3.8 reaps nothing"]
+    }
+
+
+def test_reaped_as_modelled_passes_an_early_reap_under_documented() -> None:
+    view = view_after(DOCUMENTED, F, Connect(), Release(0))
+    assert_keeps_all(with_worker(view, 0, child=Child.REAPED))
+
+
+@each_profile
+def test_reaped_as_modelled_passes_children_reaped_by_close(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Release(0), SetAttr("block_on_close", False), Close())
+    assert view.obs.workers[0].child is Child.REAPED
+    assert_keeps_all(view)
+
+
+# --- daemon-at-spawn --------------------------------------------------------------------------
+
+
+@each_profile
+def test_daemon_at_spawn_flags_a_thread_whose_daemon_flag_differs(profile: Profile) -> None:
+    view = view_after(profile, T, Connect())
+    assert flagged(with_worker(view, 0, daemon=True)) == {
+        "daemon-at-spawn": ["w0.daemon is True, but daemon_threads was False when it was spawned"]
+    }
+    view = view_after(
+        profile, T, SetAttr("daemon_threads", True), Connect(), SetAttr("daemon_threads", False)
+    )
+    assert flagged(with_worker(view, 0, daemon=False)) == {
+        "daemon-at-spawn": ["w0.daemon is False, but daemon_threads was True when it was spawned"]
+    }
+
+
+@each_profile
+def test_daemon_at_spawn_passes_the_flag_read_at_spawn(profile: Profile) -> None:
+    view = view_after(
+        profile, T, SetAttr("daemon_threads", True), Connect(), SetAttr("daemon_threads", False)
+    )
+    assert view.obs.workers[0].daemon is True
+    assert_keeps_all(view)
+    assert_keeps_all(with_worker(view, 0, daemon=None))  # not observed
+
+
+# --- handle-error-once ------------------------------------------------------------------------
+
+
+@each_kind
+def test_handle_error_once_flags_a_raise_not_handled_exactly_once_in_the_worker(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Release(0, Outcome.RAISE))
+    assert view.obs.workers[0].handle_error == Where(worker=1)
+    for count in (Where(), Where(worker=2), Where(worker=1, server=1), Where(server=1)):
+        assert flagged(with_worker(view, 0, handle_error=count)) == {
+            "handle-error-once": [
+                f"w0 (released to raise): handle_error ran {count.worker} times in the worker and "
+                f"{count.server} in the server; expected 1 and 0"
+            ]
+        }
+
+
+@each_kind
+def test_handle_error_once_flags_a_handle_error_without_a_raise(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Connect(), Release(1, Outcome.RETURN))
+    assert flagged(with_worker(view, 0, handle_error=Where(worker=1))) == {
+        "handle-error-once": [
+            "w0 (held): handle_error ran 1 times in the worker and 0 in the server; expected 0 and 0"
+        ]
+    }
+    assert flagged(with_worker(view, 1, handle_error=Where(server=1))) == {
+        "handle-error-once": [
+            "w1 (released to return): handle_error ran 0 times in the worker and 1 in the server; "
+            "expected 0 and 0"
+        ]
+    }
+
+
+@each_kind
+@each_profile
+def test_handle_error_once_passes_one_handle_error_per_raise(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, Connect(), Connect(), Release(0, Outcome.RAISE), Release(1))
+    assert [o.handle_error for o in view.obs.workers] == [Where(worker=1), Where()]
+    assert_keeps_all(view)
+
+
+# --- request-closed-once ----------------------------------------------------------------------
+
+
+@each_kind
+def test_request_closed_once_flags_a_request_shut_down_other_than_once(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Release(0))
+    assert flagged(with_worker(view, 0, shutdown_request=Where(worker=2))) == {
+        "request-closed-once": [
+            "w0 (released to return): shutdown_request ran 2 times in the worker and 0 in the server"
+        ]
+    }
+    assert flagged(with_worker(view, 0, shutdown_request=Where(server=1))) == {
+        "request-closed-once": [
+            "w0 (released to return): shutdown_request ran 0 times in the worker and 1 in the server"
+        ]
+    }
+
+
+def test_request_closed_once_flags_a_forking_parent_that_kept_its_copy() -> None:
+    view = view_after(DOCUMENTED, F, Connect())
+    assert view.obs.workers[0].close_request == Where(server=1)
+    assert flagged(with_worker(view, 0, close_request=Where())) == {
+        "request-closed-once": ["w0 (held): close_request ran 0 times in the worker and 0 in the server"]
+    }
+
+
+def test_request_closed_once_flags_a_thread_request_closed_by_the_server_too() -> None:
+    view = view_after(DOCUMENTED, T, Connect(), Release(0))
+    assert view.obs.workers[0].close_request == Where(worker=1)
+    assert flagged(with_worker(view, 0, close_request=Where(worker=1, server=1))) == {
+        "request-closed-once": [
+            "w0 (released to return): close_request ran 1 times in the worker and 1 in the server"
+        ]
+    }
+
+
+@each_kind
+def test_request_closed_once_flags_a_request_closed_before_the_handler_returned(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Release(0))
+    assert flagged(with_worker(view, 0, closed_before_exit=True)) == {
+        "request-closed-once": ["w0: the request was closed before its handler returned"]
+    }
+
+
+@each_kind
+def test_request_closed_once_flags_the_clients_eof_at_the_wrong_time(kind: Kind) -> None:
+    held = view_after(DOCUMENTED, kind, Connect())
+    assert flagged(with_worker(held, 0, client_eof=True)) == {
+        "request-closed-once": ["w0: the client sees EOF while its handler runs"]
+    }
+    released = view_after(DOCUMENTED, kind, Connect(), Release(0))
+    assert flagged(with_worker(released, 0, client_eof=False)) == {
+        "request-closed-once": ["w0: the client never saw EOF"]
+    }
+
+
+@each_kind
+@each_profile
+def test_request_closed_once_passes_one_shutdown_and_close_by_the_worker(
+    profile: Profile, kind: Kind
+) -> None:
+    assert_keeps_all(view_after(profile, kind, Connect(), Connect(), Release(1, Outcome.RAISE)))
+
+
+# --- worker-lifecycle -------------------------------------------------------------------------
+
+
+@each_kind
+def test_worker_lifecycle_flags_a_worker_that_ended_while_held(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect())
+    assert flagged(with_worker(view, 0, alive=False)) == {
+        "worker-lifecycle": [f"w0's {kind.value} ended while its handler was held"]
+    }
+
+
+@each_kind
+def test_worker_lifecycle_flags_a_worker_still_running_after_its_release(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Release(0))
+    assert flagged(with_worker(view, 0, alive=True)) == {
+        "worker-lifecycle": [f"w0's {kind.value} is still running after its release"]
+    }
+
+
+@each_kind
+@each_profile
+def test_worker_lifecycle_passes_running_while_held_and_ended_once_released(
+    profile: Profile, kind: Kind
+) -> None:
+    view = view_after(profile, kind, Connect(), Connect(), Release(0))
+    assert [o.alive for o in view.obs.workers] == [False, True]
+    assert_keeps_all(view)
+
+
+# --- closed-refuses ---------------------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_closed_refuses_flags_an_accepted_connection_after_close(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, Close(), Connect())
+    assert view.obs.probe is Probe.REFUSED
+    assert flagged(with_obs(view, probe=Probe.ACCEPTED)) == {
+        "closed-refuses": ["a connection to the closed server was accepted, not refused"]
+    }
+    assert flagged(with_obs(view, probe=Probe.TIMEOUT)) == {
+        "closed-refuses": ["a connection to the closed server was not answered, not refused"]
+    }
+    assert flagged(with_obs(view, probe=None)) == {
+        "closed-refuses": ["a connection to the closed server was not attempted, not refused"]
+    }
+
+
+def test_closed_refuses_flags_an_accepted_connection_while_a_documented_child_runs() -> None:
+    # documented (and impl): the child does not keep the listening socket
+    view = view_after(DOCUMENTED, F, SetAttr("block_on_close", False), Connect(), Close(), Connect())
+    assert view.after.held
+    assert flagged(with_obs(view, probe=Probe.ACCEPTED)) == {
+        "closed-refuses": ["a connection to the closed server was accepted, not refused"]
+    }
+
+
+def test_closed_refuses_flags_a_refusal_while_a_cpython_child_holds_the_listener() -> None:
+    view = view_after(CPYTHON_38, F, SetAttr("block_on_close", False), Connect(), Close(), Connect())
+    assert view.obs.probe is Probe.ACCEPTED
+    assert flagged(with_obs(view, probe=Probe.REFUSED)) == {
+        "closed-refuses": [
+            "a connection was refused, although a running child still holds the listening socket"
+        ]
+    }
+
+
+def test_closed_refuses_flags_an_accepted_connection_once_every_cpython_child_ended() -> None:
+    events = (SetAttr("block_on_close", False), Connect(), Close(), Release(0), Connect())
+    view = view_after(CPYTHON_38, F, *events)
+    assert view.obs.probe is Probe.REFUSED
+    assert list(flagged(with_obs(view, probe=Probe.ACCEPTED))) == ["closed-refuses"]
+
+
+@each_kind
+@each_profile
+def test_closed_refuses_passes_the_expected_probe_answer(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, SetAttr("block_on_close", False), Connect(), Close(), Connect())
+    listening = profile.child_keeps_listener and kind is F
+    assert view.obs.probe is (Probe.ACCEPTED if listening else Probe.REFUSED)
+    assert_keeps_all(view)
+
+
+@pytest.mark.parametrize("probe", [None, *Probe], ids=lambda p: getattr(p, "value", "none"))
+def test_closed_refuses_passes_any_probe_of_an_open_server(probe: Probe | None) -> None:
+    # Connect on an open server is a dispatch, not a probe: closed-refuses does not judge it
+    view = view_after(DOCUMENTED, T, Connect())
+    assert BY_NAME["closed-refuses"].check(with_obs(view, probe=probe)) == []

@@ -1,0 +1,183 @@
+"""The transition table's structure: one cell per (phase, event), refusals that change nothing."""
+
+from __future__ import annotations
+
+import typing
+
+import attrs
+import pytest
+from hypothesis import given
+
+from model import (
+    TRANSITIONS,
+    Close,
+    Connect,
+    Event,
+    Kind,
+    Outcome,
+    Phase,
+    Profile,
+    Refused,
+    Release,
+    Server,
+    SetAttr,
+    State,
+    StepRefused,
+    Worker,
+    allowed,
+    step,
+)
+from tests.model.model_helpers import ALL_PROFILES, candidates, each_kind, each_profile, run, traces
+
+EVENT_TYPES = typing.get_args(Event)
+SAMPLE_EVENTS = {
+    Connect: Connect(),
+    Release: Release(0),
+    SetAttr: SetAttr("block_on_close", False),
+    Close: Close(),
+}
+
+
+def state_in(profile: Profile, kind: Kind, phase: Phase) -> State:
+    """A state in `phase` with one held, non-daemon worker w0 (so Release(0) is meaningful)."""
+    return state_with(profile, kind, phase, workers=1)
+
+
+def state_with(profile: Profile, kind: Kind, phase: Phase, workers: int) -> State:
+    """A state in `phase` with `workers` held, non-daemon workers.
+
+    block_on_close is false from the start for CLOSED, so that no profile waits (cpython-3.8
+    latches a true block_on_close at the first spawn).
+    """
+    state = State.initial(kind)
+    if phase is Phase.CLOSED:
+        state = run(profile, state, SetAttr("block_on_close", False))
+    state = run(profile, state, *[Connect()] * workers)
+    if phase is not Phase.OPEN:
+        state = run(profile, state, Close())
+    assert state.server.phase is phase
+    assert state.held == state.workers
+    assert len(state.workers) == workers
+    return state
+
+
+def test_Event_types_are_the_four_events() -> None:
+    assert set(EVENT_TYPES) == {Connect, Release, SetAttr, Close}
+    assert set(SAMPLE_EVENTS) == set(EVENT_TYPES)
+
+
+def test_TRANSITIONS_has_a_cell_for_every_phase_and_event() -> None:
+    assert set(TRANSITIONS) == {(phase, kind) for phase in Phase for kind in EVENT_TYPES}
+    for cell in TRANSITIONS.values():
+        assert isinstance(cell, Refused) or callable(cell)
+
+
+def test_TRANSITIONS_refuses_exactly_connect_and_close_while_closing() -> None:
+    refused = {key for key, cell in TRANSITIONS.items() if isinstance(cell, Refused)}
+    assert refused == {(Phase.CLOSING, Connect), (Phase.CLOSING, Close)}
+    for key in refused:
+        reason = TRANSITIONS[key].reason  # type: ignore[union-attr]
+        assert reason and "\n" not in reason
+
+
+REFUSED_CELLS = [key for key, cell in TRANSITIONS.items() if isinstance(cell, Refused)]
+
+
+@pytest.mark.parametrize(
+    ("phase", "event_type"), REFUSED_CELLS, ids=lambda x: getattr(x, "__name__", getattr(x, "value", x))
+)
+@each_kind
+@each_profile
+def test_Refused_cell_refuses_and_changes_nothing(
+    profile: Profile, kind: Kind, phase: Phase, event_type: type
+) -> None:
+    state = state_in(profile, kind, phase)
+    copy = attrs.evolve(state)
+    event = SAMPLE_EVENTS[event_type]
+    cell = TRANSITIONS[(phase, event_type)]
+    assert isinstance(cell, Refused)
+    assert not allowed(state, event)
+    with pytest.raises(StepRefused) as refused:
+        step(profile, state, event)
+    assert str(refused.value) == cell.reason
+    assert state == copy  # frozen values: the refused step could not have changed it
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=lambda p: p.value)
+@each_kind
+@each_profile
+def test_allowed_agrees_with_the_table_in_every_phase(profile: Profile, kind: Kind, phase: Phase) -> None:
+    state = state_in(profile, kind, phase)
+    for event_type, event in SAMPLE_EVENTS.items():
+        refused = isinstance(TRANSITIONS[(phase, event_type)], Refused)
+        assert allowed(state, event) is not refused, event
+        if not refused:
+            step(profile, state, event)  # does not raise
+
+
+def test_State_is_frozen() -> None:
+    state = State.initial(Kind.THREAD)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        state.workers = ()  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        state.server.phase = Phase.CLOSED  # type: ignore[misc]
+
+
+@each_kind
+@each_profile
+def test_Release_of_an_unknown_worker_is_refused(profile: Profile, kind: Kind) -> None:
+    initial = State.initial(kind)
+    for wid in (0, 1, -1):
+        assert not allowed(initial, Release(wid))
+        with pytest.raises(StepRefused, match=f"no worker w{wid}"):
+            step(profile, initial, Release(wid))
+    one = run(profile, initial, Connect())
+    for wid in (1, 2, -1):  # -1 must not wrap round to the last worker
+        assert not allowed(one, Release(wid))
+        with pytest.raises(StepRefused, match=f"no worker w{wid}"):
+            step(profile, one, Release(wid))
+    assert one == State(
+        server=Server(kind=kind, threads_list=one.server.threads_list),
+        workers=(Worker(0, kind, tracked=one.workers[0].tracked),),
+    )
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=lambda p: p.value)
+@each_kind
+@each_profile
+def test_Release_of_a_released_worker_is_refused(profile: Profile, kind: Kind, phase: Phase) -> None:
+    # w0 is released in `phase`, then released again; w1 keeps a close waiting in CLOSING.
+    state = run(profile, state_with(profile, kind, phase, workers=2), Release(0, Outcome.RAISE))
+    assert state.server.phase is phase
+    assert state.workers[0].held is False
+    assert state.workers[0].outcome is Outcome.RAISE
+    copy = attrs.evolve(state)
+    for outcome in Outcome:
+        assert not allowed(state, Release(0, outcome))
+        with pytest.raises(StepRefused, match="w0 was already released"):
+            step(profile, state, Release(0, outcome))
+    assert state == copy
+
+
+@given(traces())
+def test_allowed_is_exactly_when_step_does_not_refuse(trace: tuple[Profile, list]) -> None:
+    profile, steps = trace
+    assert profile in ALL_PROFILES
+    for before, _, after in steps:
+        for state in (before, after):
+            for event in candidates(state):
+                copy = attrs.evolve(state)
+                if allowed(state, event):
+                    step(profile, state, event)
+                else:
+                    with pytest.raises(StepRefused):
+                        step(profile, state, event)
+                assert state == copy
+
+
+@each_profile
+def test_SetAttr_of_an_unmodelled_attribute_is_refused(profile: Profile) -> None:
+    state = State.initial(Kind.THREAD)
+    with pytest.raises(StepRefused, match="max_children is not a modelled attribute"):
+        step(profile, state, SetAttr("max_children", True))
+    assert state == State.initial(Kind.THREAD)

@@ -1,0 +1,382 @@
+"""The transitions, one event at a time, with the whole state asserted after each step.
+
+Each test runs for both profiles (`documented` and `cpython-3.8`); where they differ the
+expected state says which does what.
+"""
+
+from __future__ import annotations
+
+from model import (
+    DOCUMENTED,
+    Close,
+    Connect,
+    Kind,
+    Outcome,
+    Phase,
+    Profile,
+    Reaped,
+    Release,
+    Server,
+    SetAttr,
+    State,
+    Worker,
+    step,
+)
+from model.profiles import ThreadClose
+from model.table import settle
+from tests.model.model_helpers import CPYTHON_38, each_kind, each_profile
+
+T = Kind.THREAD
+F = Kind.FORK
+OPEN, CLOSING, CLOSED = Phase.OPEN, Phase.CLOSING, Phase.CLOSED
+RETURN, RAISE = Outcome.RETURN, Outcome.RAISE
+
+
+def latches(profile: Profile) -> bool:
+    return profile.thread_close is ThreadClose.LATCHED_AT_SPAWN
+
+
+def test_profiles_under_test_are_documented_and_cpython_3_8() -> None:
+    assert not latches(DOCUMENTED)
+    assert latches(CPYTHON_38)
+
+
+# --- spawning ---------------------------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_Connect_spawns_a_held_worker(profile: Profile, kind: Kind) -> None:
+    s = State.initial(kind)
+    assert s == State(Server(kind))
+    s = step(profile, s, Connect())
+    tracked = kind is T and latches(profile)
+    assert s == State(Server(kind, threads_list=tracked), (Worker(0, kind, tracked=tracked),))
+    s = step(profile, s, Connect())
+    assert s == State(
+        Server(kind, threads_list=tracked),
+        (Worker(0, kind, tracked=tracked), Worker(1, kind, tracked=tracked)),
+    )
+
+
+@each_profile
+def test_spawn_sets_daemon_from_daemon_threads_at_spawn(profile: Profile) -> None:
+    latched = latches(profile)
+    s = step(profile, State.initial(T), SetAttr("daemon_threads", True))
+    assert s == State(Server(T, daemon_threads=True))
+    s = step(profile, s, Connect())
+    # cpython-3.8 creates _threads (block_on_close is true) but never tracks a daemon thread
+    assert s == State(Server(T, daemon_threads=True, threads_list=latched), (Worker(0, T, daemon=True),))
+    s = step(profile, s, SetAttr("daemon_threads", False))
+    assert s.workers == (Worker(0, T, daemon=True),)  # set at spawn: a later change does not reach it
+    s = step(profile, s, Connect())
+    assert s == State(
+        Server(T, daemon_threads=False, threads_list=latched),
+        (Worker(0, T, daemon=True), Worker(1, T, daemon=False, tracked=latched)),
+    )
+    s = step(profile, s, SetAttr("daemon_threads", True))
+    assert [w.daemon for w in s.workers] == [True, False]
+
+
+@each_profile
+def test_spawn_never_makes_a_child_a_daemon(profile: Profile) -> None:
+    s = step(profile, State.initial(F), SetAttr("daemon_threads", True))
+    s = step(profile, s, Connect())
+    assert s == State(Server(F, daemon_threads=True), (Worker(0, F),))
+
+
+@each_kind
+@each_profile
+def test_SetAttr_changes_only_the_attribute(profile: Profile, kind: Kind) -> None:
+    s = step(profile, State.initial(kind), SetAttr("block_on_close", False))
+    assert s == State(Server(kind, block_on_close=False))
+    s = step(profile, s, SetAttr("daemon_threads", True))
+    assert s == State(Server(kind, block_on_close=False, daemon_threads=True))
+    s = step(profile, s, SetAttr("block_on_close", True))
+    assert s == State(Server(kind, daemon_threads=True))
+
+
+# --- the cpython-3.8 latch --------------------------------------------------------------------
+
+
+@each_profile
+def test_thread_close_with_block_on_close_true_at_first_spawn_then_false(profile: Profile) -> None:
+    s = step(profile, State.initial(T), Connect())
+    s = step(profile, s, SetAttr("block_on_close", False))
+    s = step(profile, s, Connect())
+    if latches(profile):
+        # _threads was created by the first spawn: both threads are in it
+        assert s == State(
+            Server(T, block_on_close=False, threads_list=True),
+            (Worker(0, T, tracked=True), Worker(1, T, tracked=True)),
+        )
+    else:
+        assert s == State(Server(T, block_on_close=False), (Worker(0, T), Worker(1, T)))
+    s = step(profile, s, Close())
+    if not latches(profile):
+        # documented: block_on_close is read at close, and it is false: close returns at once
+        assert s == State(Server(T, CLOSED, block_on_close=False, closes=1), (Worker(0, T), Worker(1, T)))
+        return
+    # cpython-3.8 ignores block_on_close at close and waits for both non-daemon threads
+    waiting = Server(T, CLOSING, block_on_close=False, threads_list=True, awaited=frozenset({0, 1}))
+    assert s == State(waiting, (Worker(0, T, tracked=True), Worker(1, T, tracked=True)))
+    s = step(profile, s, Release(1))
+    assert s == State(
+        waiting, (Worker(0, T, tracked=True), Worker(1, T, tracked=True, held=False, outcome=RETURN))
+    )
+    s = step(profile, s, Release(0, RAISE))
+    assert s == State(
+        Server(T, CLOSED, block_on_close=False, threads_list=True, closes=1),
+        (Worker(0, T, held=False, outcome=RAISE), Worker(1, T, held=False, outcome=RETURN)),
+    )
+
+
+@each_profile
+def test_thread_close_with_block_on_close_false_at_every_spawn_then_true(profile: Profile) -> None:
+    s = step(profile, State.initial(T), SetAttr("block_on_close", False))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Connect())
+    assert s == State(Server(T, block_on_close=False), (Worker(0, T), Worker(1, T)))
+    s = step(profile, s, SetAttr("block_on_close", True))
+    s = step(profile, s, Close())
+    if latches(profile):
+        # no spawn saw block_on_close true: there is no _threads list, nothing to join
+        assert s == State(Server(T, CLOSED, closes=1), (Worker(0, T), Worker(1, T)))
+        return
+    assert s == State(Server(T, CLOSING, awaited=frozenset({0, 1})), (Worker(0, T), Worker(1, T)))
+    s = step(profile, s, Release(0))
+    assert s == State(
+        Server(T, CLOSING, awaited=frozenset({0, 1})),
+        (Worker(0, T, held=False, outcome=RETURN), Worker(1, T)),
+    )
+    s = step(profile, s, Release(1))
+    assert s == State(
+        Server(T, CLOSED, closes=1),
+        (Worker(0, T, held=False, outcome=RETURN), Worker(1, T, held=False, outcome=RETURN)),
+    )
+
+
+@each_profile
+def test_thread_second_close_reads_the_attributes_again(profile: Profile) -> None:
+    s = step(profile, State.initial(T), SetAttr("block_on_close", False))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    assert s == State(Server(T, CLOSED, block_on_close=False, closes=1), (Worker(0, T),))
+    s = step(profile, s, SetAttr("block_on_close", True))
+    s = step(profile, s, Close())
+    if latches(profile):  # still no _threads list
+        assert s == State(Server(T, CLOSED, closes=2), (Worker(0, T),))
+    else:
+        assert s == State(Server(T, CLOSING, awaited=frozenset({0}), closes=1), (Worker(0, T),))
+        s = step(profile, s, Release(0))
+        assert s == State(Server(T, CLOSED, closes=2), (Worker(0, T, held=False, outcome=RETURN),))
+
+
+# --- daemon threads ---------------------------------------------------------------------------
+
+
+@each_profile
+def test_thread_close_never_waits_for_a_daemon_thread(profile: Profile) -> None:
+    s = step(profile, State.initial(T), SetAttr("daemon_threads", True))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    latched = latches(profile)
+    assert s == State(
+        Server(T, CLOSED, daemon_threads=True, threads_list=latched, closes=1), (Worker(0, T, daemon=True),)
+    )
+
+
+@each_profile
+def test_thread_close_waits_for_the_non_daemon_threads_only(profile: Profile) -> None:
+    latched = latches(profile)
+    s = step(profile, State.initial(T), SetAttr("daemon_threads", True))
+    s = step(profile, s, Connect())
+    s = step(profile, s, SetAttr("daemon_threads", False))
+    s = step(profile, s, Connect())
+    s = step(profile, s, SetAttr("daemon_threads", True))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    daemon0, daemon2 = Worker(0, T, daemon=True), Worker(2, T, daemon=True)
+    waiting = Server(T, CLOSING, daemon_threads=True, threads_list=latched, awaited=frozenset({1}))
+    assert s == State(waiting, (daemon0, Worker(1, T, tracked=latched), daemon2))
+    # releasing a daemon thread does not end the close: it was never awaited
+    s = step(profile, s, Release(2))
+    released2 = Worker(2, T, daemon=True, held=False, outcome=RETURN)
+    assert s == State(waiting, (daemon0, Worker(1, T, tracked=latched), released2))
+    s = step(profile, s, Release(1))
+    assert s == State(
+        Server(T, CLOSED, daemon_threads=True, threads_list=latched, closes=1),
+        (daemon0, Worker(1, T, held=False, outcome=RETURN), released2),
+    )
+
+
+# --- forking: waiting and reaping -------------------------------------------------------------
+
+
+@each_profile
+def test_fork_blocking_close_waits_for_every_held_child(profile: Profile) -> None:
+    s = step(profile, State.initial(F), Connect())
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    waiting = Server(F, CLOSING, reaping_blocking=True, awaited=frozenset({0, 1}))
+    assert s == State(waiting, (Worker(0, F), Worker(1, F)))
+    s = step(profile, s, Release(0))
+    # the close is waiting for w1 and reaps w0 in an order of its own
+    assert s == State(waiting, (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.MAYBE), Worker(1, F)))
+    s = step(profile, s, Release(1, RAISE))
+    assert s == State(
+        Server(F, CLOSED, closes=1),
+        (
+            Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES),
+            Worker(1, F, held=False, outcome=RAISE, reaped=Reaped.YES),
+        ),
+    )
+
+
+@each_profile
+def test_fork_child_released_while_open_is_not_reaped(profile: Profile) -> None:
+    s = step(profile, State.initial(F), Connect())
+    s = step(profile, s, Release(0))
+    assert s == State(Server(F), (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.NO),))
+
+
+@each_profile
+def test_fork_non_blocking_close_reaps_a_finished_child_at_once(profile: Profile) -> None:
+    s = step(profile, State.initial(F), Connect())
+    s = step(profile, s, Release(0))
+    s = step(profile, s, Connect())
+    s = step(profile, s, SetAttr("block_on_close", False))
+    s = step(profile, s, Close())
+    assert s == State(
+        Server(F, CLOSED, block_on_close=False, closes=1),
+        (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES), Worker(1, F)),
+    )
+    # the held child finishes after the close: a zombie that nothing reaps
+    s = step(profile, s, Release(1))
+    assert s == State(
+        Server(F, CLOSED, block_on_close=False, closes=1),
+        (
+            Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES),
+            Worker(1, F, held=False, outcome=RETURN, reaped=Reaped.NO),
+        ),
+    )
+
+
+@each_profile
+def test_fork_blocking_close_reaps_a_finished_child_maybe_then_yes(profile: Profile) -> None:
+    s = step(profile, State.initial(F), Connect())
+    s = step(profile, s, Release(0, RAISE))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    assert s == State(
+        Server(F, CLOSING, reaping_blocking=True, awaited=frozenset({1})),
+        (Worker(0, F, held=False, outcome=RAISE, reaped=Reaped.MAYBE), Worker(1, F)),
+    )
+    s = step(profile, s, Release(1))
+    assert s == State(
+        Server(F, CLOSED, closes=1),
+        (
+            Worker(0, F, held=False, outcome=RAISE, reaped=Reaped.YES),
+            Worker(1, F, held=False, outcome=RETURN, reaped=Reaped.YES),
+        ),
+    )
+
+
+@each_profile
+def test_fork_blocking_close_with_nothing_held_reaps_and_returns(profile: Profile) -> None:
+    s = step(profile, State.initial(F), Connect())
+    s = step(profile, s, Release(0))
+    s = step(profile, s, Close())
+    assert s == State(
+        Server(F, CLOSED, closes=1), (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES),)
+    )
+
+
+@each_profile
+def test_fork_second_close_reads_block_on_close_again(profile: Profile) -> None:
+    s = step(profile, State.initial(F), SetAttr("block_on_close", False))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    assert s == State(Server(F, CLOSED, block_on_close=False, closes=1), (Worker(0, F),))
+    s = step(profile, s, SetAttr("block_on_close", True))
+    s = step(profile, s, Close())
+    assert s == State(
+        Server(F, CLOSING, reaping_blocking=True, awaited=frozenset({0}), closes=1), (Worker(0, F),)
+    )
+    s = step(profile, s, Release(0))
+    assert s == State(
+        Server(F, CLOSED, closes=2), (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES),)
+    )
+
+
+@each_profile
+def test_fork_second_non_blocking_close_reaps_a_zombie(profile: Profile) -> None:
+    s = step(profile, State.initial(F), SetAttr("block_on_close", False))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    s = step(profile, s, Release(0))
+    assert s == State(
+        Server(F, CLOSED, block_on_close=False, closes=1), (Worker(0, F, held=False, outcome=RETURN),)
+    )
+    s = step(profile, s, Close())
+    assert s == State(
+        Server(F, CLOSED, block_on_close=False, closes=2),
+        (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES),),
+    )
+
+
+# --- closing, settling, probing ---------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_Close_with_no_workers_returns_at_once(profile: Profile, kind: Kind) -> None:
+    s = step(profile, State.initial(kind), Close())
+    assert s == State(Server(kind, CLOSED, closes=1))
+    s = step(profile, s, Close())
+    assert s == State(Server(kind, CLOSED, closes=2))
+
+
+@each_kind
+@each_profile
+def test_Connect_after_close_is_a_probe_that_changes_nothing(profile: Profile, kind: Kind) -> None:
+    s = step(profile, State.initial(kind), SetAttr("block_on_close", False))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    assert step(profile, s, Connect()) == s
+
+
+@each_kind
+@each_profile
+def test_settle_ends_the_close_when_the_last_awaited_worker_is_released(profile: Profile, kind: Kind) -> None:
+    s = step(profile, State.initial(kind), Connect())
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    assert s.server.phase is CLOSING
+    assert s.server.awaited == {0, 1}
+    assert settle(profile, s) == s  # w0 and w1 still run
+    s = step(profile, s, Release(1))
+    assert (s.server.phase, s.server.awaited, s.server.closes) == (CLOSING, {0, 1}, 0)
+    assert settle(profile, s) == s  # w0 still runs
+    s = step(profile, s, Release(0))
+    assert (s.server.phase, s.server.awaited, s.server.closes) == (CLOSED, frozenset(), 1)
+    assert settle(profile, s) == s
+
+
+@each_kind
+@each_profile
+def test_settle_leaves_open_and_closed_states_alone(profile: Profile, kind: Kind) -> None:
+    s = step(profile, State.initial(kind), Connect())
+    assert settle(profile, s) == s
+    s = step(profile, step(profile, s, Release(0)), Close())
+    assert s.server.phase is CLOSED
+    assert settle(profile, s) == s
+
+
+@each_profile
+def test_settle_closes_a_closing_state_with_nothing_left_to_wait_for(profile: Profile) -> None:
+    finished = Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.MAYBE)
+    s = State(Server(F, CLOSING, reaping_blocking=True, awaited=frozenset({0})), (finished,))
+    assert settle(profile, s) == State(
+        Server(F, CLOSED, closes=1), (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES),)
+    )
