@@ -1,0 +1,137 @@
+"""Counterexamples in words: the guarantee, the minimal steps, the model beside the observation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checker.machine import Step
+from model import (
+    Call,
+    Close,
+    Connect,
+    Event,
+    Kind,
+    Observation,
+    Outcome,
+    Phase,
+    Reaped,
+    Release,
+    SetAttr,
+    State,
+    Violation,
+    Worker,
+    WorkerObs,
+)
+
+
+def event_text(event: Event, before: State) -> str:
+    call, comment = _event_parts(event, before)
+    return f"{call:<28} # {comment}" if comment else call
+
+
+def _event_parts(event: Event, before: State) -> tuple[str, str]:
+    if isinstance(event, Connect):
+        if before.server.phase is Phase.CLOSED:
+            return "connect()", "to the closed server"
+        return "connect()", f"handle_request() spawns w{len(before.workers)}"
+    if isinstance(event, Release):
+        if event.outcome is Outcome.RAISE:
+            return f"release(w{event.wid}, raise)", "its handler raises"
+        return f"release(w{event.wid})", "its handler returns"
+    if isinstance(event, SetAttr):
+        return f"server.{event.name} = {event.value}", ""
+    assert isinstance(event, Close)
+    return "server.server_close()", ""
+
+
+def steps_text(steps: tuple[Step, ...]) -> list[str]:
+    return [f"{i}. {event_text(s.event, s.before)}" for i, s in enumerate(steps, 1)]
+
+
+def worker_expected(worker: Worker) -> str:
+    parts = [f"w{worker.wid}"]
+    if worker.held:
+        parts.append("held")
+    else:
+        parts.append(f"finished ({worker.outcome.value if worker.outcome else '?'})")
+    if worker.kind is Kind.THREAD:
+        parts.append("daemon" if worker.daemon else "non-daemon")
+    elif not worker.held:
+        parts.append({Reaped.NO: "zombie", Reaped.MAYBE: "zombie or reaped", Reaped.YES: "reaped"}[worker.reaped])
+    return " ".join(parts)
+
+
+def state_text(state: State) -> str:
+    server = state.server
+    phase = server.phase.value
+    if server.phase is Phase.CLOSING:
+        waiting = ", ".join(f"w{w}" for w in sorted(server.awaited))
+        phase = f"closing: server_close() blocked on {waiting}"
+    elif server.phase is Phase.CLOSED:
+        phase = "closed: server_close() returned"
+    attrs = f"block_on_close={server.block_on_close}"
+    if server.kind is Kind.THREAD:
+        attrs += f", daemon_threads={server.daemon_threads}"
+    workers = "; ".join(worker_expected(w) for w in state.workers) or "no workers"
+    return f"{phase}; {attrs}; {workers}"
+
+
+def worker_observed(obs: WorkerObs) -> str:
+    parts = [f"w{obs.wid}"]
+    if obs.child is not None:
+        parts.append(f"child {obs.child.value}")
+    else:
+        parts.append("alive" if obs.alive else "ended")
+    if obs.daemon is not None:
+        parts.append("daemon" if obs.daemon else "non-daemon")
+    counts = [
+        ("handle_error", obs.handle_error),
+        ("shutdown_request", obs.shutdown_request),
+        ("close_request", obs.close_request),
+    ]
+    for name, where in counts:
+        if where.worker or where.server:
+            parts.append(f"{name} {where.worker}+{where.server}")
+    if obs.client_eof:
+        parts.append("client EOF")
+    return " ".join(parts)
+
+
+def observation_text(obs: Observation) -> str:
+    close = {
+        Call.NONE: "server_close() not called",
+        Call.BLOCKED: "server_close() blocked",
+        Call.RETURNED: "server_close() returned",
+        Call.RAISED: f"server_close() raised {obs.close_error}",
+    }[obs.close]
+    workers = "; ".join(worker_observed(w) for w in obs.workers) or "no workers"
+    probe = f"; connection {obs.probe.value}" if obs.probe else ""
+    return f"{close}{probe}; {workers}"
+
+
+def counterexample_text(violations: tuple[Violation, ...], steps: tuple[Step, ...]) -> list[str]:
+    head = violations[0].guarantee
+    lines = [f"guarantee  {head.name}: {head.statement}"]
+    if head.issue:
+        lines.append(f"issue      {head.issue}")
+    lines.append("")
+    lines.append(f"steps ({len(steps)}, minimal):")
+    lines.extend("  " + s for s in steps_text(steps))
+    last = steps[-1]
+    lines.append("")
+    lines.append(f"after step {len(steps)}:")
+    lines.append(f"  model     {state_text(last.after)}")
+    lines.append(f"  observed  {observation_text(last.obs)}")
+    for violation in violations:
+        for detail in violation.details:
+            lines.append(f"  broken    [{violation.guarantee.name}] {detail}")
+    lines.append("  (counts are worker+server; 'hook a+b' ran a times in the worker, b in the server)")
+    return lines
+
+
+def steps_json(steps: tuple[Step, ...]) -> list[dict[str, Any]]:
+    return [
+        {"step": i, "event": event_text(s.event, s.before).split("#")[0].strip(),
+         "model": state_text(s.after), "observed": observation_text(s.obs)}
+        for i, s in enumerate(steps, 1)
+    ]
