@@ -23,6 +23,7 @@ How it observes, exactly and without timing guesses:
 """
 
 import contextlib
+import gc
 import importlib
 import importlib.util
 import itertools
@@ -34,9 +35,11 @@ import sys
 import threading
 import time
 import traceback
+import weakref
 
 AGENT_PID = os.getpid()
 SETTLE_STEP = 0.002  # how long the watcher waits between two looks at a blocking call
+TIMEOUT = 0.005  # server.timeout, so a handle_request() with nothing to accept times out
 
 
 class ProbeError(Exception):
@@ -179,9 +182,25 @@ class Request(object):
         self.rid = rid
         self.client = client
         self.port = port
-        self.thread = None  # the handler thread (thread servers)
+        # The handler thread (thread servers), by weak reference: whether the server still
+        # holds a finished thread is itself an observation (bpo-37193).
+        self.thread_ref = None
+        self.daemon = None
         self.pid = None  # the child (fork servers)
         self.word_sent = False
+        self.rejected = False
+
+    @property
+    def thread(self):
+        return self.thread_ref() if self.thread_ref is not None else None
+
+    def retained(self):
+        """Whether the finished handler thread's object is still referenced by anything."""
+        if self.thread_ref is None or self.thread_ref() is None:
+            return False
+        gc.collect()  # a reference cycle is not the server holding on
+        thread = self.thread_ref()
+        return thread is not None and not thread.is_alive()
 
 
 class Agent(object):
@@ -249,20 +268,29 @@ class Agent(object):
         server_class = _instrumented_server(self, getattr(self.module, base_name))
         handler_class = _probe_handler(self, self.module.BaseRequestHandler)
         self.server = server_class(("127.0.0.1", 0), handler_class)
+        self.server.timeout = TIMEOUT
         return {"address": list(self.server.server_address[:2])}
 
-    def cmd_connect(self):
+    def cmd_connect(self, rejected=False):
         rid = len(self.requests)
         client = socket.create_connection(self.server.server_address[:2], timeout=self.deadline)
         client.settimeout(None)
         port = client.getsockname()[1]
         request = Request(rid, client, port)
+        request.rejected = rejected
         self.requests.append(request)
         self.by_port[port] = rid
         self.dispatch_call = Call("handle_request", self.server.handle_request, self.events, watch=False)
         self.dispatch_call.settle(True, self.deadline)
-        self._wait_events(lambda log: self._has(log, "enter", rid))
-        self._learn_worker(request)
+        if not rejected:
+            self._wait_events(lambda log: self._has(log, "enter", rid))
+            self._learn_worker(request)
+        return self.observe()
+
+    def cmd_time_out(self):
+        """handle_request() with nothing to accept: it must time out (server.timeout)."""
+        self.dispatch_call = Call("handle_request", self.server.handle_request, self.events, watch=False)
+        self.dispatch_call.settle(True, self.deadline)
         return self.observe()
 
     def cmd_release(self, rid, outcome, close_must_return):
@@ -343,9 +371,11 @@ class Agent(object):
 
     def _wait_done(self, request, timeout=None):
         timeout = self.deadline if timeout is None else timeout
-        if request.thread is not None:
-            request.thread.join(timeout)
-            return not request.thread.is_alive()
+        if request.thread_ref is not None:
+            thread = request.thread
+            if thread is not None:
+                thread.join(timeout)
+            return thread is None or not thread.is_alive()
         if request.pid is not None:
             return _wait_child_exit(request.pid, timeout)
         return True
@@ -390,6 +420,7 @@ class Agent(object):
             "dispatch": self.dispatch_call.status() if self.dispatch_call else "none",
             "dispatch_error": self.dispatch_call.error if self.dispatch_call else None,
             "probe": self.probe,
+            "handle_timeout": sum(1 for e in log if e["e"] == "handle_timeout"),
         }
 
     def _observe_request(self, request, log):
@@ -411,10 +442,13 @@ class Agent(object):
                     closed_early = True
         entered = sum(1 for e in mine if e["e"] == "enter")
         daemon = None
-        if request.thread is not None:
-            alive = request.thread.is_alive()
-            daemon = request.thread.daemon
+        retained = False
+        if request.thread_ref is not None:
+            thread = request.thread
+            alive = thread is not None and thread.is_alive()
+            daemon = request.daemon
             child = None
+            retained = request.retained()
         elif request.pid is not None:
             child = _child_state(request.pid)
             alive = child == "running"
@@ -433,11 +467,12 @@ class Agent(object):
             "closed_before_exit": closed_early,
             "client_eof": self._client_eof(request),
             "released_seq": released,
+            "retained": retained,
         }
 
     def _client_eof(self, request):
         """EOF on the client: waited for (bounded) once the worker is done, peeked otherwise."""
-        if request.word_sent:
+        if request.word_sent or request.rejected:
             ready, _, _ = select.select([request.client], [], [], self.deadline)
             if not ready:
                 return False
@@ -485,6 +520,16 @@ def _instrumented_server(agent, base):
             agent.by_socket[id(request)] = (rid, request)
             return request, address
 
+        def verify_request(self, request, client_address):
+            rid = agent.rid_of(request)
+            if rid is not None and agent.requests[rid].rejected:
+                return False
+            return base.verify_request(self, request, client_address)
+
+        def handle_timeout(self):
+            events.emit("handle_timeout")
+            base.handle_timeout(self)
+
         def handle_error(self, request, client_address):
             rid = agent.rid_of(request)
             events.emit("handle_error", rid, where=agent.where(rid))
@@ -513,7 +558,9 @@ def _probe_handler(agent, base):
         def handle(self):
             rid = agent.rid_of(self.request)
             if os.getpid() == AGENT_PID:
-                agent.requests[rid].thread = threading.current_thread()
+                this = agent.requests[rid]
+                this.thread_ref = weakref.ref(threading.current_thread())
+                this.daemon = threading.current_thread().daemon
             else:
                 agent.in_child()
             events.emit("enter", rid)

@@ -148,8 +148,11 @@ class Driver:
             self.load()
         self._ask({"op": "start", "kind": kind, "deadline": self.deadline})
 
-    def connect(self) -> Observation:
-        return _observation(self._ask({"op": "connect"}))
+    def connect(self, rejected: bool = False) -> Observation:
+        return _observation(self._ask({"op": "connect", "rejected": rejected}))
+
+    def time_out(self) -> Observation:
+        return _observation(self._ask({"op": "time_out"}))
 
     def release(self, wid: int, outcome: Outcome, close_must_return: bool) -> Observation:
         command = {
@@ -197,6 +200,7 @@ def _worker(raw: dict[str, Any]) -> WorkerObs:
         closed_before_exit=raw["closed_before_exit"],
         client_eof=raw["client_eof"],
         released_seq=raw["released_seq"],
+        retained=raw["retained"],
     )
 
 
@@ -213,4 +217,5 @@ def _observation(raw: dict[str, Any]) -> Observation:
         dispatch=_CALL[raw["dispatch"]],
         dispatch_error=raw["dispatch_error"],
         probe=Probe(raw["probe"]) if raw["probe"] else None,
+        handle_timeout=raw["handle_timeout"],
     )

@@ -36,6 +36,7 @@ from model import (
     SetAttr,
     State,
     StepView,
+    TimeOut,
     Violation,
     allowed,
     check,
@@ -57,6 +58,7 @@ class Action(enum.Enum):
     CLOSE = "server_close"
     SET_BLOCK_ON_CLOSE = "set block_on_close"
     SET_DAEMON_THREADS = "set daemon_threads"
+    TIME_OUT = "handle_request with nothing to accept"
 
 
 ATTRIBUTE_OF = {Action.SET_BLOCK_ON_CLOSE: "block_on_close", Action.SET_DAEMON_THREADS: "daemon_threads"}
@@ -163,7 +165,7 @@ class RefinementMachine(RuleBasedStateMachine):
 
     @rule(action=st.sampled_from(Action), argument=st.integers(0, 2 * MAX_HELD - 1))
     def step(self, action: Action, argument: int) -> None:
-        index, flag = divmod(argument, 2)  # which held worker; raise / the value to set
+        index, flag = divmod(argument, 2)  # which held worker; raise / reject / the value to set
         outcome = Outcome.RAISE if flag else Outcome.RETURN
         value = bool(flag)
         state = self.state
@@ -171,7 +173,8 @@ class RefinementMachine(RuleBasedStateMachine):
         phase = state.server.phase
         if action is Action.CONNECT:
             if phase is Phase.OPEN and len(held) < MAX_HELD:
-                self._do(Connect(), lambda after: self.driver.connect())
+                rejected = bool(flag)  # verify_request() says no
+                self._do(Connect(rejected), lambda after: self.driver.connect(rejected))
             elif phase is Phase.CLOSED and self.probes < MAX_PROBES:
                 self.probes += 1
                 self._do(Connect(), lambda after: self.driver.probe())
@@ -183,6 +186,8 @@ class RefinementMachine(RuleBasedStateMachine):
             )
         elif action is Action.CLOSE and phase is not Phase.CLOSING:
             self._do(Close(), lambda after: self.driver.close(_close_must_return(after)))
+        elif action is Action.TIME_OUT and phase is Phase.OPEN:
+            self._do(TimeOut(), lambda after: self.driver.time_out())
         elif action in (Action.SET_BLOCK_ON_CLOSE, Action.SET_DAEMON_THREADS):
             name = ATTRIBUTE_OF[action]
             self._do(SetAttr(name, value), lambda after: self.driver.set_attr(name, value))

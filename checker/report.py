@@ -18,6 +18,7 @@ from model import (
     Release,
     SetAttr,
     State,
+    TimeOut,
     Violation,
     Worker,
     WorkerObs,
@@ -33,7 +34,11 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
     if isinstance(event, Connect):
         if before.server.phase is Phase.CLOSED:
             return "connect()", "to the closed server"
+        if event.rejected:
+            return "connect(rejected)", f"verify_request() says no to w{len(before.workers)}"
         return "connect()", f"handle_request() spawns w{len(before.workers)}"
+    if isinstance(event, TimeOut):
+        return "server.handle_request()", "nothing to accept: it times out"
     if isinstance(event, Release):
         if event.outcome is Outcome.RAISE:
             return f"release(w{event.wid}, raise)", "its handler raises"
@@ -50,6 +55,8 @@ def steps_text(steps: tuple[Step, ...]) -> list[str]:
 
 def worker_expected(worker: Worker) -> str:
     parts = [f"w{worker.wid}"]
+    if worker.rejected:
+        return f"w{worker.wid} rejected"
     if worker.held:
         parts.append("held")
     else:
@@ -57,7 +64,9 @@ def worker_expected(worker: Worker) -> str:
     if worker.kind is Kind.THREAD:
         parts.append("daemon" if worker.daemon else "non-daemon")
     elif not worker.held:
-        parts.append({Reaped.NO: "zombie", Reaped.MAYBE: "zombie or reaped", Reaped.YES: "reaped"}[worker.reaped])
+        parts.append(
+            {Reaped.NO: "zombie", Reaped.MAYBE: "zombie or reaped", Reaped.YES: "reaped"}[worker.reaped]
+        )
     return " ".join(parts)
 
 
@@ -94,6 +103,8 @@ def worker_observed(obs: WorkerObs) -> str:
             parts.append(f"{name} {where.worker}+{where.server}")
     if obs.client_eof:
         parts.append("client EOF")
+    if obs.retained:
+        parts.append("still referenced")
     return " ".join(parts)
 
 
@@ -131,7 +142,11 @@ def counterexample_text(violations: tuple[Violation, ...], steps: tuple[Step, ..
 
 def steps_json(steps: tuple[Step, ...]) -> list[dict[str, Any]]:
     return [
-        {"step": i, "event": event_text(s.event, s.before).split("#")[0].strip(),
-         "model": state_text(s.after), "observed": observation_text(s.obs)}
+        {
+            "step": i,
+            "event": event_text(s.event, s.before).split("#")[0].strip(),
+            "model": state_text(s.after),
+            "observed": observation_text(s.obs),
+        }
         for i, s in enumerate(steps, 1)
     ]

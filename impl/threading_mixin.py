@@ -55,13 +55,15 @@ class ThreadingMixIn:
 
     def server_close(self) -> None:
         super().server_close()  # type: ignore[misc]
-        if not self.block_on_close:
-            return
         lock, threads = self._live_threads()
         with lock:  # threads stay in the set until they end: a concurrent close waits too
             threads.difference_update([t for t in threads if not t.is_alive()])
             waiting = list(threads)
+        if not self.block_on_close:  # read at close, as documented
+            return
         current = threading.current_thread()
         for thread in waiting:
             if thread is not current:
                 thread.join()
+        with lock:  # let go of what ended meanwhile (bpo-37193)
+            threads.difference_update([t for t in threads if not t.is_alive()])

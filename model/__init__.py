@@ -41,6 +41,7 @@ from model.table import (
     Release,
     SetAttr,
     StepRefused,
+    TimeOut,
     allowed,
     step,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "State",
     "StepRefused",
     "StepView",
+    "TimeOut",
     "Violation",
     "Where",
     "Worker",

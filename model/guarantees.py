@@ -14,7 +14,7 @@ import attrs
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import Profile
 from model.state import Kind, Outcome, Phase, Reaped, State, Worker
-from model.table import Connect, Event, Release
+from model.table import Connect, Event, Release, TimeOut
 
 
 @attrs.frozen
@@ -60,11 +60,11 @@ def _dispatch_does_not_wait(v: StepView) -> list[str]:
         return []
     if v.obs.dispatch is Call.RAISED:
         return [f"handle_request() raised {v.obs.dispatch_error}"]
-    return ["handle_request() did not return after spawning the worker"]
+    return ["handle_request() did not return once it had dispatched the request"]
 
 
 def _handler_runs(v: StepView) -> list[str]:
-    if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.OPEN):
+    if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.OPEN) or v.event.rejected:
         return []
     wid = len(v.before.workers)
     seen = {o.wid: o for o in v.obs.workers}
@@ -107,8 +107,21 @@ def _close_returns(v: StepView) -> list[str]:
 
 
 def _no_zombie_after_blocking_close(v: StepView) -> list[str]:
+    if isinstance(v.event, TimeOut):
+        return []  # timeout-reaps speaks for this step
+    return [f"w{wid}'s child is a zombie though server_close() must have reaped it" for wid in _zombies(v)]
+
+
+def _timeout_reaps(v: StepView) -> list[str]:
+    if not isinstance(v.event, TimeOut):
+        return []
+    return [f"w{wid}'s child is still a zombie after handle_timeout()" for wid in _zombies(v)]
+
+
+def _zombies(v: StepView) -> list[int]:
+    """The children the model has reaped by now that are observed as zombies."""
     return [
-        f"w{w.wid}'s child is a zombie though server_close() must have reaped it"
+        w.wid
         for w, o in v.pairs()
         if w.kind is Kind.FORK and w.reaped is Reaped.YES and o.child is Child.ZOMBIE
     ]
@@ -150,6 +163,8 @@ def _handle_error_once(v: StepView) -> list[str]:
 def _request_closed_once(v: StepView) -> list[str]:
     found = []
     for w, o in v.pairs():
+        if w.rejected:
+            continue  # rejected-request-closed speaks for these
         done = 0 if w.held else 1
         parent = 1 if w.kind is Kind.FORK else 0  # the forking parent closes its own copy
         if o.shutdown_request != Where(worker=done):
@@ -187,7 +202,48 @@ def _closed_refuses(v: StepView) -> list[str]:
     return [f"a connection was {seen}, although a running child still holds the listening socket"]
 
 
+def _rejected_request_closed(v: StepView) -> list[str]:
+    found = []
+    for w, o in v.pairs():
+        if not w.rejected:
+            continue
+        if o.entered:
+            found.append(f"w{w.wid} was rejected by verify_request() but its handler ran")
+        if o.shutdown_request != Where(server=1):
+            found.append(f"w{w.wid} (rejected): shutdown_request {_where(o.shutdown_request)}")
+        if o.close_request != Where(server=1):
+            found.append(f"w{w.wid} (rejected): close_request {_where(o.close_request)}")
+        if not o.client_eof:
+            found.append(f"w{w.wid} (rejected): the client never saw EOF")
+    return found
+
+
+def _handle_timeout(v: StepView) -> list[str]:
+    found = []
+    if isinstance(v.event, TimeOut) and v.obs.dispatch is not Call.RETURNED:
+        how = v.obs.dispatch.value
+        if v.obs.dispatch is Call.RAISED and v.obs.dispatch_error:
+            how = f"raised {v.obs.dispatch_error}"
+        found.append(f"handle_request() with nothing to accept {how} instead of timing out")
+    if v.obs.handle_timeout != v.after.server.timeouts:
+        found.append(
+            f"handle_timeout() ran {v.obs.handle_timeout} times; handle_request() timed out "
+            f"{v.after.server.timeouts} times"
+        )
+    return found
+
+
+def _finished_not_retained(v: StepView) -> list[str]:
+    return [
+        f"w{w.wid}'s finished thread is still referenced where {v.profile.name} has the server let go of it"
+        for w, o in v.pairs()
+        if w.kind is Kind.THREAD and w.finished and not w.rejected and o.retained and not w.may_be_retained
+    ]
+
+
 def _how(worker: Worker) -> str:
+    if worker.rejected:
+        return "rejected"
     return "held" if worker.held else f"released to {worker.outcome.value}"  # type: ignore[union-attr]
 
 
@@ -262,6 +318,33 @@ GUARANTEES: tuple[Guarantee, ...] = (
         "handler returns; a forking parent closes only its own copy, once.",
         "bpo-6382",
         _request_closed_once,
+    ),
+    Guarantee(
+        "rejected-request-closed",
+        "A request that verify_request() rejects is shut down and closed exactly once, by the "
+        "server, and never handled.",
+        "bpo-26309",
+        _rejected_request_closed,
+    ),
+    Guarantee(
+        "handle-timeout",
+        "handle_request() with nothing to accept returns once server.timeout has passed, and "
+        "handle_timeout() runs exactly once for each such call, never otherwise.",
+        "",
+        _handle_timeout,
+    ),
+    Guarantee(
+        "timeout-reaps",
+        "In a forking server, handle_timeout() reaps every child that has exited.",
+        "bpo-11109",
+        _timeout_reaps,
+    ),
+    Guarantee(
+        "finished-not-retained",
+        "A finished handler thread is no longer referenced by the server once a later request "
+        "has been dispatched or a later server_close() has returned.",
+        "bpo-37193",
+        _finished_not_retained,
     ),
     Guarantee(
         "worker-lifecycle",

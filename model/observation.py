@@ -56,6 +56,7 @@ class WorkerObs:
     closed_before_exit: bool = False  # the worker closed the request before handle() left
     client_eof: bool = False  # the client has read EOF on its connection
     released_seq: int | None = None  # position of the handler's release in the event log
+    retained: bool = False  # a finished thread whose object something still references
 
 
 @attrs.frozen
@@ -67,3 +68,4 @@ class Observation:
     dispatch: Call = Call.NONE  # the last handle_request()
     dispatch_error: str | None = None
     probe: Probe | None = None  # a connection attempt after close
+    handle_timeout: int = 0  # handle_timeout() calls so far

@@ -55,15 +55,20 @@ class Worker:
     outcome: Outcome | None = None  # set on release
     # Fork only: whether the server has reaped the child (it exits when finished).
     reaped: Reaped = Reaped.NO
+    # verify_request() said no: the server closes the request and no worker is spawned.
+    rejected: bool = False
+    # Thread only: a finished thread the server may still hold a reference to. It must let
+    # go by the next spawn or close at the latest (bpo-37193).
+    may_be_retained: bool = False
 
     @property
     def finished(self) -> bool:
         return not self.held
 
     @property
-    def awaitable(self) -> bool:
-        """A worker that a waiting close may still have to wait for."""
-        return self.held
+    def exited_child(self) -> bool:
+        """A child process that has finished its request (and so exited)."""
+        return self.kind is Kind.FORK and not self.held and not self.rejected
 
 
 @attrs.frozen
@@ -79,6 +84,7 @@ class Server:
     threads_list: bool = False
     # The workers the close in progress waits for (empty unless CLOSING).
     awaited: frozenset[int] = frozenset()
+    timeouts: int = 0  # handle_request() calls that timed out, so handle_timeout() calls
     # ForkingMixIn: whether the close in progress reaps blocking (block_on_close, read as it
     # started; setting the attribute during the close changes nothing for that close).
     reaping_blocking: bool = False
@@ -98,6 +104,7 @@ class State:
 
     @property
     def held(self) -> tuple[Worker, ...]:
+        """The workers whose handlers are running (rejected requests have none)."""
         return tuple(w for w in self.workers if w.held)
 
     def worker(self, wid: int) -> Worker:

@@ -20,7 +20,20 @@ from model.state import Kind, Outcome, Phase, Reaped, Server, State, Worker
 class Connect:
     """A client connects; handle_request() accepts it and spawns its worker.
 
-    After server_close() the same event is a probe: the connection must be refused.
+    With `rejected`, verify_request() returns False for it: the server shuts the request
+    down itself and spawns nothing (bpo-26309). After server_close() the same event is a
+    probe: the connection must be refused.
+    """
+
+    rejected: bool = False
+
+
+@attrs.frozen
+class TimeOut:
+    """handle_request() with nothing to accept: server.timeout passes, handle_timeout() runs.
+
+    ForkingMixIn.handle_timeout() reaps the children that have exited (a non-blocking
+    collect_children); the base class does nothing.
     """
 
 
@@ -45,7 +58,7 @@ class Close:
     """server_close() is called (on a thread of its own: it may block)."""
 
 
-Event = Connect | Release | SetAttr | Close
+Event = Connect | Release | SetAttr | Close | TimeOut
 
 ATTRIBUTES = ("block_on_close", "daemon_threads")
 
@@ -68,6 +81,11 @@ Transition = Callable[[Profile, State, Event], State]
 
 def spawn(profile: Profile, state: State, event: Event) -> State:
     """handle_request() -> process_request(): a thread started, or a child forked."""
+    assert isinstance(event, Connect)
+    if event.rejected:  # verify_request() -> False -> shutdown_request(): no worker
+        rejected = Worker(wid=len(state.workers), kind=state.server.kind, held=False, rejected=True)
+        return attrs.evolve(state, workers=(*state.workers, rejected))
+    state = _let_go_of_finished_threads(state)  # spawning prunes the finished ones
     server = state.server
     daemon = server.kind is Kind.THREAD and server.daemon_threads  # t.daemon = daemon_threads
     threads_list = server.threads_list
@@ -89,11 +107,35 @@ def release(profile: Profile, state: State, event: Event) -> State:
     worker = state.worker(event.wid)
     if not worker.held:
         raise StepRefused(f"w{event.wid} was already released")
+    retained = worker.kind is Kind.THREAD and _server_may_hold(profile, worker)
     reaped = worker.reaped
     awaited = state.server.phase is Phase.CLOSING and event.wid in state.server.awaited
     if awaited and worker.kind is Kind.FORK:
         reaped = Reaped.MAYBE  # the waiting close reaps it when its loop reaches it
-    return state.with_worker(attrs.evolve(worker, held=False, outcome=event.outcome, reaped=reaped))
+    finished = attrs.evolve(
+        worker, held=False, outcome=event.outcome, reaped=reaped, may_be_retained=retained
+    )
+    return state.with_worker(finished)
+
+
+def _server_may_hold(profile: Profile, worker: Worker) -> bool:
+    """Whether the server may still reference this thread once it has finished."""
+    if profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
+        return worker.tracked  # in the _threads list until the next append or close
+    return not worker.daemon  # documented: the non-daemon threads close may have to join
+
+
+def _let_go_of_finished_threads(state: State) -> State:
+    """At a spawn (or a close) the server drops the threads that have finished (bpo-37193)."""
+    workers = tuple(attrs.evolve(w, may_be_retained=False) for w in state.workers)
+    return attrs.evolve(state, workers=workers)
+
+
+def time_out(profile: Profile, state: State, event: Event) -> State:
+    """handle_request() times out: ForkingMixIn.handle_timeout() reaps exited children."""
+    workers = tuple(attrs.evolve(w, reaped=Reaped.YES) if w.exited_child else w for w in state.workers)
+    server = attrs.evolve(state.server, timeouts=state.server.timeouts + 1)
+    return attrs.evolve(state, server=server, workers=workers)
 
 
 def set_attr(profile: Profile, state: State, event: Event) -> State:
@@ -106,6 +148,10 @@ def set_attr(profile: Profile, state: State, event: Event) -> State:
 
 def begin_close(profile: Profile, state: State, event: Event) -> State:
     """server_close(): the listening socket is closed, then the mix-in waits (or not)."""
+    if profile.thread_close is not ThreadClose.LATCHED_AT_SPAWN:
+        # CPython's _Threads.join() pops the list and holds it while it joins, so there the
+        # finished threads are let go only when close returns (in `settle`).
+        state = _let_go_of_finished_threads(state)
     awaited = awaited_at_close(profile, state)
     blocking = _close_reaps_blocking(state.server)
     workers = tuple(_reap_at_close_start(w, blocking, bool(awaited)) for w in state.workers)
@@ -144,7 +190,7 @@ def _reap_at_close_start(worker: Worker, blocking: bool, waits: bool) -> Worker:
     children to wait for visits the set in its own order, so an exited child is reaped at
     some point before close returns: MAYBE until then.
     """
-    if worker.kind is not Kind.FORK or worker.held or worker.reaped is Reaped.YES:
+    if not worker.exited_child or worker.reaped is Reaped.YES:
         return worker
     if blocking and waits:
         return attrs.evolve(worker, reaped=Reaped.MAYBE)
@@ -160,11 +206,12 @@ def settle(profile: Profile, state: State) -> State:
         return state
     workers = state.workers
     if server.reaping_blocking:  # every child was waited for: all reaped now
-        workers = tuple(
-            attrs.evolve(w, reaped=Reaped.YES) if w.kind is Kind.FORK and not w.held else w for w in workers
-        )
-    if profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
-        workers = tuple(attrs.evolve(w, tracked=False) for w in workers)  # _threads.pop_all()
+        workers = tuple(attrs.evolve(w, reaped=Reaped.YES) if w.exited_child else w for w in workers)
+    # Every profile lets go of the finished threads when close returns (CPython 3.8.9+:
+    # the popped list dies with the join loop; impl prunes the ended threads again).
+    workers = tuple(attrs.evolve(w, may_be_retained=False) for w in workers)
+    if profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:  # _threads.pop_all(), all joined
+        workers = tuple(attrs.evolve(w, tracked=False) for w in workers)
     closed = attrs.evolve(
         server, phase=Phase.CLOSED, awaited=frozenset(), reaping_blocking=False, closes=server.closes + 1
     )
@@ -174,6 +221,7 @@ def settle(profile: Profile, state: State) -> State:
 # --- the table --------------------------------------------------------------------------
 
 _NO_CONCURRENT_CLOSE = Refused("a second server_close() while one is blocked is not modelled")
+_NO_TIMEOUT_AFTER_CLOSE = Refused("handle_request() on a closed server raises ValueError: not modelled yet")
 _NO_CONNECT_WHILE_CLOSING = Refused("a connection racing server_close() is not modelled yet")
 
 TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
@@ -181,14 +229,17 @@ TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
     (Phase.OPEN, Release): release,
     (Phase.OPEN, SetAttr): set_attr,
     (Phase.OPEN, Close): begin_close,
+    (Phase.OPEN, TimeOut): time_out,
     (Phase.CLOSING, Connect): _NO_CONNECT_WHILE_CLOSING,
     (Phase.CLOSING, Release): release,
     (Phase.CLOSING, SetAttr): set_attr,
     (Phase.CLOSING, Close): _NO_CONCURRENT_CLOSE,
+    (Phase.CLOSING, TimeOut): _NO_TIMEOUT_AFTER_CLOSE,
     (Phase.CLOSED, Connect): probe_closed,
     (Phase.CLOSED, Release): release,
     (Phase.CLOSED, SetAttr): set_attr,
     (Phase.CLOSED, Close): begin_close,  # idempotent; ForkingMixIn reads block_on_close again
+    (Phase.CLOSED, TimeOut): _NO_TIMEOUT_AFTER_CLOSE,
 }
 
 

@@ -25,7 +25,9 @@ from model import (
     SetAttr,
     State,
     StepView,
+    TimeOut,
     Where,
+    Worker,
     WorkerObs,
     allowed,
     step,
@@ -48,7 +50,7 @@ def run(profile: Profile, state: State, *events: Event) -> State:
 
 def candidates(state: State) -> list[Event]:
     """Every event worth trying in `state`, allowed or not (one release past the last worker)."""
-    events: list[Event] = [Connect(), Close()]
+    events: list[Event] = [Connect(), Connect(rejected=True), TimeOut(), Close()]
     events += [SetAttr(name, value) for name in ATTRIBUTES for value in (False, True)]
     events += [Release(wid, outcome) for wid in range(len(state.workers) + 1) for outcome in Outcome]
     return events
@@ -87,41 +89,53 @@ def ideal_view(profile: Profile, before: State, event: Event) -> StepView:
 
 
 def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Observation:
-    workers = []
-    for w in after.workers:
-        if w.kind is Kind.FORK:
-            child = Child.RUNNING if w.held else Child.REAPED if w.reaped is Reaped.YES else Child.ZOMBIE
-        else:
-            child = None
-        done = 0 if w.held else 1
-        workers.append(
-            WorkerObs(
-                wid=w.wid,
-                alive=w.held,
-                daemon=w.daemon if w.kind is Kind.THREAD else None,
-                child=child,
-                entered=1,
-                exited=done,
-                handle_error=Where(worker=1) if w.outcome is Outcome.RAISE else Where(),
-                shutdown_request=Where(worker=done),
-                close_request=Where(worker=done, server=1 if w.kind is Kind.FORK else 0),
-                closed_before_exit=False,
-                client_eof=not w.held,
-                released_seq=None if w.held else w.wid,
-            )
-        )
+    workers = [_ideal_worker_obs(w) for w in after.workers]
     phase = after.server.phase
     close = {Phase.OPEN: Call.NONE, Phase.CLOSING: Call.BLOCKED, Phase.CLOSED: Call.RETURNED}[phase]
     probe = None
     if isinstance(event, Connect) and before.server.phase is Phase.CLOSED:
         child_listens = any(w.kind is Kind.FORK for w in after.held) and profile.child_keeps_listener
         probe = Probe.ACCEPTED if child_listens else Probe.REFUSED
+    # handle_request() ran: it accepted (or rejected) a connection, or it timed out
+    dispatched = isinstance(event, Connect | TimeOut) and before.server.phase is Phase.OPEN
     return Observation(
         workers=tuple(workers),
         close=close,
         close_return_seq=CLOSE_RETURN_SEQ if phase is Phase.CLOSED else None,
-        dispatch=Call.RETURNED
-        if isinstance(event, Connect) and before.server.phase is Phase.OPEN
-        else Call.NONE,
+        dispatch=Call.RETURNED if dispatched else Call.NONE,
         probe=probe,
+        handle_timeout=after.server.timeouts,
+    )
+
+
+def _ideal_worker_obs(w: Worker) -> WorkerObs:
+    if w.rejected:  # verify_request() said no: the server shut the request down, nothing ran
+        return WorkerObs(
+            wid=w.wid,
+            alive=False,
+            entered=0,
+            exited=0,
+            shutdown_request=Where(server=1),
+            close_request=Where(server=1),
+            client_eof=True,
+        )
+    if w.kind is Kind.FORK:
+        child = Child.RUNNING if w.held else Child.REAPED if w.reaped is Reaped.YES else Child.ZOMBIE
+    else:
+        child = None
+    done = 0 if w.held else 1
+    return WorkerObs(
+        wid=w.wid,
+        alive=w.held,
+        daemon=w.daemon if w.kind is Kind.THREAD else None,
+        child=child,
+        entered=1,
+        exited=done,
+        handle_error=Where(worker=1) if w.outcome is Outcome.RAISE else Where(),
+        shutdown_request=Where(worker=done),
+        close_request=Where(worker=done, server=1 if w.kind is Kind.FORK else 0),
+        closed_before_exit=False,
+        client_eof=not w.held,
+        released_seq=None if w.held else w.wid,
+        retained=False,  # a perfect server lets go of a thread as it finishes
     )

@@ -34,6 +34,7 @@ from model import (
     SetAttr,
     State,
     StepView,
+    TimeOut,
     Violation,
     Where,
     WorkerObs,
@@ -155,6 +156,7 @@ def views(draw: st.DrawFn) -> StepView:
             closed_before_exit=draw(st.booleans()),
             client_eof=draw(st.booleans()),
             released_seq=draw(st.none() | st.integers(0, 9)),
+            retained=draw(st.booleans()),
         )
         for wid in wids
     )
@@ -166,6 +168,7 @@ def views(draw: st.DrawFn) -> StepView:
         dispatch=draw(st.sampled_from(list(Call))),
         dispatch_error=draw(st.none() | st.just("OSError: boom")),
         probe=draw(st.none() | st.sampled_from(list(Probe))),
+        handle_timeout=draw(st.integers(0, 3)),
     )
     return StepView(profile, before, event, after, obs)
 
@@ -189,6 +192,20 @@ def test_check_passes_the_ideal_observation_of_every_step(trace: tuple[Profile, 
         assert_keeps_all(ideal_view(profile, before, event))
 
 
+@given(traces(max_steps=20, kind=T))
+def test_check_passes_every_thread_the_server_may_still_reference_seen_retained(
+    trace: tuple[Profile, list],
+) -> None:
+    # the least a server must let go of: every thread with may_be_retained is still referenced
+    profile, steps = trace
+    for before, event, _ in steps:
+        view = ideal_view(profile, before, event)
+        may = {w.wid for w in view.after.workers if w.may_be_retained}
+        for wid in may:
+            view = with_worker(view, wid, retained=True)
+        assert_keeps_all(view)
+
+
 # --- dispatch-does-not-wait -------------------------------------------------------------------
 
 
@@ -197,7 +214,7 @@ def test_dispatch_does_not_wait_flags_a_dispatch_still_blocked(kind: Kind) -> No
     view = view_after(DOCUMENTED, kind, Connect())
     for call in (Call.BLOCKED, Call.NONE):
         assert flagged(with_obs(view, dispatch=call)) == {
-            "dispatch-does-not-wait": ["handle_request() did not return after spawning the worker"]
+            "dispatch-does-not-wait": ["handle_request() did not return once it had dispatched the request"]
         }
 
 
@@ -494,6 +511,15 @@ def test_handle_error_once_flags_a_handle_error_without_a_raise(kind: Kind) -> N
 
 
 @each_kind
+def test_handle_error_once_flags_a_handle_error_for_a_rejected_request(kind: Kind) -> None:
+    # nothing ran for a rejected request, so nothing can have raised: handle_error must not run
+    view = view_after(DOCUMENTED, kind, Connect(rejected=True))
+    assert_keeps_all(view)
+    for count in (Where(server=1), Where(worker=1)):
+        assert list(flagged(with_worker(view, 0, handle_error=count))) == ["handle-error-once"]
+
+
+@each_kind
 @each_profile
 def test_handle_error_once_passes_one_handle_error_per_raise(profile: Profile, kind: Kind) -> None:
     view = view_after(profile, kind, Connect(), Connect(), Release(0, Outcome.RAISE), Release(1))
@@ -653,3 +679,323 @@ def test_closed_refuses_passes_any_probe_of_an_open_server(probe: Probe | None) 
     # Connect on an open server is a dispatch, not a probe: closed-refuses does not judge it
     view = view_after(DOCUMENTED, T, Connect())
     assert BY_NAME["closed-refuses"].check(with_obs(view, probe=probe)) == []
+
+
+# --- rejected-request-closed ------------------------------------------------------------------
+
+
+@each_kind
+def test_rejected_request_closed_flags_a_rejected_request_that_was_handled(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(rejected=True))
+    assert view.obs.workers[0].entered == 0
+    for entered in (1, 2):
+        assert flagged(with_worker(view, 0, entered=entered)) == {
+            "rejected-request-closed": ["w0 was rejected by verify_request() but its handler ran"]
+        }
+
+
+@each_kind
+def test_rejected_request_closed_flags_a_rejected_request_not_shut_down_once_by_the_server(
+    kind: Kind,
+) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(rejected=True))
+    assert view.obs.workers[0].shutdown_request == Where(server=1)
+    for count in (Where(), Where(server=2), Where(worker=1), Where(worker=1, server=1)):
+        assert flagged(with_worker(view, 0, shutdown_request=count)) == {
+            "rejected-request-closed": [
+                f"w0 (rejected): shutdown_request ran {count.worker} times in the worker and "
+                f"{count.server} in the server"
+            ]
+        }
+
+
+@each_kind
+def test_rejected_request_closed_flags_a_rejected_request_not_closed_once_by_the_server(
+    kind: Kind,
+) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Connect(rejected=True))
+    assert view.obs.workers[1].close_request == Where(server=1)
+    assert flagged(with_worker(view, 1, close_request=Where())) == {
+        "rejected-request-closed": [
+            "w1 (rejected): close_request ran 0 times in the worker and 0 in the server"
+        ]
+    }
+    assert flagged(with_worker(view, 1, close_request=Where(server=2))) == {
+        "rejected-request-closed": [
+            "w1 (rejected): close_request ran 0 times in the worker and 2 in the server"
+        ]
+    }
+
+
+@each_kind
+def test_rejected_request_closed_flags_a_client_left_without_eof(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(rejected=True))
+    assert flagged(with_worker(view, 0, client_eof=False)) == {
+        "rejected-request-closed": ["w0 (rejected): the client never saw EOF"]
+    }
+
+
+@each_kind
+@each_profile
+def test_rejected_request_closed_flags_the_record_on_every_later_step(profile: Profile, kind: Kind) -> None:
+    # the check is of the state, not of the Connect step: a later step sees the record too
+    view = view_after(profile, kind, Connect(rejected=True), Connect(), Release(1), Close())
+    assert flagged(with_worker(view, 0, entered=1, client_eof=False)) == {
+        "rejected-request-closed": [
+            "w0 was rejected by verify_request() but its handler ran",
+            "w0 (rejected): the client never saw EOF",
+        ]
+    }
+
+
+@each_kind
+def test_rejected_request_closed_flags_a_rejected_request_closed_like_an_accepted_one(kind: Kind) -> None:
+    # what request-closed-once wants of an accepted request; it leaves rejected ones alone
+    view = view_after(DOCUMENTED, kind, Connect(rejected=True))
+    bad = with_worker(view, 0, shutdown_request=Where(worker=1), close_request=Where(worker=1))
+    assert flagged(bad) == {
+        "rejected-request-closed": [
+            "w0 (rejected): shutdown_request ran 1 times in the worker and 0 in the server",
+            "w0 (rejected): close_request ran 1 times in the worker and 0 in the server",
+        ]
+    }
+
+
+@each_kind
+@each_profile
+def test_rejected_request_closed_passes_a_request_the_server_shut_down_itself(
+    profile: Profile, kind: Kind
+) -> None:
+    view = view_after(profile, kind, Connect(), Connect(rejected=True))
+    assert view.obs.dispatch is Call.RETURNED
+    assert view.obs.workers[1] == WorkerObs(
+        wid=1,
+        alive=False,
+        shutdown_request=Where(server=1),
+        close_request=Where(server=1),
+        client_eof=True,
+    )
+    assert_keeps_all(view)
+    assert_keeps_all(view_after(profile, kind, Connect(rejected=True), Connect(), Release(1), Close()))
+
+
+@each_kind
+def test_rejected_request_closed_passes_a_probe_after_close(kind: Kind) -> None:
+    # after close a Connect is a probe, whatever verify_request() would have said
+    view = view_after(DOCUMENTED, kind, Close(), Connect(rejected=True))
+    assert view.after.workers == ()
+    assert view.obs.probe is Probe.REFUSED
+    assert_keeps_all(view)
+
+
+# --- handle-timeout ---------------------------------------------------------------------------
+
+
+@each_kind
+def test_handle_timeout_flags_a_handle_request_that_did_not_time_out(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, TimeOut())
+    assert view.obs.dispatch is Call.RETURNED
+    for call in (Call.BLOCKED, Call.NONE, Call.RAISED):
+        assert flagged(with_obs(view, dispatch=call)) == {
+            "handle-timeout": [f"handle_request() with nothing to accept {call.value} instead of timing out"]
+        }
+
+
+@each_kind
+def test_handle_timeout_flags_a_timeout_without_handle_timeout(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, TimeOut(), TimeOut())
+    assert view.obs.handle_timeout == 2
+    assert flagged(with_obs(view, handle_timeout=1)) == {
+        "handle-timeout": ["handle_timeout() ran 1 times; handle_request() timed out 2 times"]
+    }
+    assert flagged(with_obs(view, handle_timeout=3)) == {
+        "handle-timeout": ["handle_timeout() ran 3 times; handle_request() timed out 2 times"]
+    }
+
+
+@each_kind
+@each_profile
+def test_handle_timeout_flags_a_handle_timeout_without_a_timeout(profile: Profile, kind: Kind) -> None:
+    # a dispatch (accepted or rejected), a release, a close: none of them may call handle_timeout()
+    for events in (
+        (Connect(),),
+        (Connect(rejected=True),),
+        (TimeOut(), Connect(), Release(0)),
+        (TimeOut(), Connect(), Close()),
+    ):
+        view = view_after(profile, kind, *events)
+        timeouts = view.after.server.timeouts
+        assert view.obs.handle_timeout == timeouts
+        assert flagged(with_obs(view, handle_timeout=timeouts + 1)) == {
+            "handle-timeout": [
+                f"handle_timeout() ran {timeouts + 1} times; handle_request() timed out {timeouts} times"
+            ]
+        }
+
+
+def test_handle_timeout_flags_a_dispatch_that_blocked_and_a_missing_handle_timeout_together() -> None:
+    view = view_after(DOCUMENTED, T, TimeOut())
+    assert flagged(with_obs(view, dispatch=Call.BLOCKED, handle_timeout=0)) == {
+        "handle-timeout": [
+            "handle_request() with nothing to accept blocked instead of timing out",
+            "handle_timeout() ran 0 times; handle_request() timed out 1 times",
+        ]
+    }
+
+
+@each_kind
+@each_profile
+def test_handle_timeout_passes_one_handle_timeout_per_timeout(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, TimeOut())
+    assert (view.obs.dispatch, view.obs.handle_timeout) == (Call.RETURNED, 1)
+    assert_keeps_all(view)
+    view = view_after(profile, kind, TimeOut(), Connect(), TimeOut(), Release(0), Close())
+    assert view.obs.handle_timeout == 2
+    assert_keeps_all(view)
+
+
+# --- timeout-reaps ----------------------------------------------------------------------------
+
+
+@each_profile
+def test_timeout_reaps_flags_a_zombie_left_by_handle_timeout(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Connect(), Release(0), Release(1), TimeOut())
+    assert [o.child for o in view.obs.workers] == [Child.REAPED, Child.REAPED]
+    assert flagged(with_worker(view, 1, child=Child.ZOMBIE)) == {
+        "timeout-reaps": ["w1's child is still a zombie after handle_timeout()"]
+    }
+    # no-zombie-after-blocking-close leaves the TimeOut step to timeout-reaps
+    assert BY_NAME["no-zombie-after-blocking-close"].check(with_worker(view, 1, child=Child.ZOMBIE)) == []
+
+
+@each_profile
+def test_timeout_reaps_flags_every_zombie_left(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Connect(), Connect(), Release(2), Release(0), TimeOut())
+    assert [o.child for o in view.obs.workers] == [Child.REAPED, Child.RUNNING, Child.REAPED]
+    bad = with_worker(with_worker(view, 0, child=Child.ZOMBIE), 2, child=Child.ZOMBIE)
+    assert flagged(bad) == {
+        "timeout-reaps": [
+            "w0's child is still a zombie after handle_timeout()",
+            "w2's child is still a zombie after handle_timeout()",
+        ]
+    }
+
+
+@each_profile
+def test_timeout_reaps_passes_a_child_still_running_at_the_timeout(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Connect(rejected=True), TimeOut())
+    assert [o.child for o in view.obs.workers] == [Child.RUNNING, None]
+    assert_keeps_all(view)
+    # it exits after the timeout: a zombie until the next timeout or close, as modelled
+    view = view_after(profile, F, Connect(), Connect(rejected=True), TimeOut(), Release(0))
+    assert view.obs.workers[0].child is Child.ZOMBIE
+    assert_keeps_all(view)
+
+
+def test_timeout_reaps_passes_a_child_reaped_before_the_timeout_under_documented() -> None:
+    view = view_after(DOCUMENTED, F, Connect(), Release(0))
+    assert_keeps_all(with_worker(view, 0, child=Child.REAPED))  # documented may reap sooner
+    assert_keeps_all(view_after(DOCUMENTED, F, Connect(), Release(0), TimeOut()))
+
+
+@each_profile
+def test_timeout_reaps_passes_a_thread_server_timeout(profile: Profile) -> None:
+    assert_keeps_all(view_after(profile, T, Connect(), Release(0), TimeOut()))
+
+
+# --- finished-not-retained --------------------------------------------------------------------
+
+
+def let_go(profile: Profile) -> str:
+    return f"finished thread is still referenced where {profile.name} has the server let go of it"
+
+
+@each_profile
+def test_finished_not_retained_flags_a_thread_kept_past_the_next_spawn(profile: Profile) -> None:
+    view = view_after(profile, T, Connect(), Release(0), Connect())
+    assert flagged(with_worker(view, 0, retained=True)) == {
+        "finished-not-retained": [f"w0's {let_go(profile)}"]
+    }
+
+
+@each_profile
+def test_finished_not_retained_flags_a_thread_kept_past_the_close(profile: Profile) -> None:
+    view = view_after(profile, T, Connect(), Release(0), Close())
+    assert view.obs.close is Call.RETURNED
+    assert flagged(with_worker(view, 0, retained=True)) == {
+        "finished-not-retained": [f"w0's {let_go(profile)}"]
+    }
+
+
+def test_finished_not_retained_flags_a_thread_kept_while_the_close_waits_under_documented() -> None:
+    # documented lets go of the finished threads as the close starts (impl prunes them there);
+    # cpython-3.8's _Threads.join() holds the list it popped until it returns
+    events = (Connect(), Connect(), Release(0), Close())
+    view = with_worker(view_after(DOCUMENTED, T, *events), 0, retained=True)
+    assert view.obs.close is Call.BLOCKED
+    assert flagged(view) == {"finished-not-retained": [f"w0's {let_go(DOCUMENTED)}"]}
+    assert_keeps_all(with_worker(view_after(CPYTHON_38, T, *events), 0, retained=True))
+
+
+def test_finished_not_retained_flags_a_thread_kept_after_a_cpython_close_returned() -> None:
+    # w1 ends during the close: cpython-3.8 drops the popped list as close returns
+    events = (Connect(), Connect(), Release(0), Close(), Release(1))
+    view = view_after(CPYTHON_38, T, *events)
+    assert view.obs.close is Call.RETURNED
+    assert flagged(with_worker(with_worker(view, 0, retained=True), 1, retained=True)) == {
+        "finished-not-retained": [f"w0's {let_go(CPYTHON_38)}", f"w1's {let_go(CPYTHON_38)}"]
+    }
+
+
+@each_profile
+def test_finished_not_retained_flags_a_retained_daemon_thread(profile: Profile) -> None:
+    # no profile keeps a daemon thread: ThreadingMixIn never appends one to _threads
+    view = view_after(profile, T, SetAttr("daemon_threads", True), Connect(), Release(0))
+    assert flagged(with_worker(view, 0, retained=True)) == {
+        "finished-not-retained": [f"w0's {let_go(profile)}"]
+    }
+
+
+def test_finished_not_retained_flags_a_thread_cpython_kept_in_no_list() -> None:
+    # block_on_close false at the spawn: cpython-3.8 has no _threads list to keep w0 in
+    events = (SetAttr("block_on_close", False), Connect(), Release(0))
+    view = with_worker(view_after(CPYTHON_38, T, *events), 0, retained=True)
+    assert flagged(view) == {"finished-not-retained": [f"w0's {let_go(CPYTHON_38)}"]}
+    # documented: close may yet have to join a non-daemon thread
+    assert_keeps_all(with_worker(view_after(DOCUMENTED, T, *events), 0, retained=True))
+
+
+@each_profile
+def test_finished_not_retained_passes_a_thread_kept_until_the_next_spawn(profile: Profile) -> None:
+    for events in (
+        (Connect(), Release(0)),
+        (Connect(), Release(0), Connect(rejected=True)),  # no spawn: process_request() never ran
+        (Connect(), Release(0), TimeOut()),
+        (Connect(), Release(0), SetAttr("block_on_close", False)),
+    ):
+        view = view_after(profile, T, *events)
+        assert view.after.workers[0].may_be_retained
+        assert_keeps_all(with_worker(view, 0, retained=True))
+
+
+@each_profile
+def test_finished_not_retained_flags_a_thread_that_ended_during_a_close_still_held_after_it(
+    profile: Profile,
+) -> None:
+    view = view_after(profile, T, Connect(), Connect(), Release(0), Close(), Release(1))
+    assert view.obs.close is Call.RETURNED
+    assert not view.after.workers[1].may_be_retained  # let go of when the close returned
+    assert flagged(with_worker(view, 1, retained=True)) == {
+        "finished-not-retained": [
+            f"w1's finished thread is still referenced where {profile.name} has the server let go of it"
+        ]
+    }
+
+
+@each_profile
+def test_finished_not_retained_passes_a_held_thread_or_a_child(profile: Profile) -> None:
+    # only finished threads are judged: a running thread is referenced, a child is no thread
+    assert_keeps_all(with_worker(view_after(profile, T, Connect(), Connect()), 0, retained=True))
+    assert_keeps_all(with_worker(view_after(profile, T, Connect(), Close()), 0, retained=True))
+    view = view_after(profile, F, Connect(), Release(0), Connect())
+    assert BY_NAME["finished-not-retained"].check(with_worker(view, 0, retained=True)) == []

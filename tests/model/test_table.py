@@ -23,6 +23,7 @@ from model import (
     SetAttr,
     State,
     StepRefused,
+    TimeOut,
     Worker,
     allowed,
     step,
@@ -35,6 +36,7 @@ SAMPLE_EVENTS = {
     Release: Release(0),
     SetAttr: SetAttr("block_on_close", False),
     Close: Close(),
+    TimeOut: TimeOut(),
 }
 
 
@@ -61,8 +63,8 @@ def state_with(profile: Profile, kind: Kind, phase: Phase, workers: int) -> Stat
     return state
 
 
-def test_Event_types_are_the_four_events() -> None:
-    assert set(EVENT_TYPES) == {Connect, Release, SetAttr, Close}
+def test_Event_types_are_the_five_events() -> None:
+    assert set(EVENT_TYPES) == {Connect, Release, SetAttr, Close, TimeOut}
     assert set(SAMPLE_EVENTS) == set(EVENT_TYPES)
 
 
@@ -72,9 +74,14 @@ def test_TRANSITIONS_has_a_cell_for_every_phase_and_event() -> None:
         assert isinstance(cell, Refused) or callable(cell)
 
 
-def test_TRANSITIONS_refuses_exactly_connect_and_close_while_closing() -> None:
+def test_TRANSITIONS_refuses_exactly_connect_and_close_while_closing_and_timeout_unless_open() -> None:
     refused = {key for key, cell in TRANSITIONS.items() if isinstance(cell, Refused)}
-    assert refused == {(Phase.CLOSING, Connect), (Phase.CLOSING, Close)}
+    assert refused == {
+        (Phase.CLOSING, Connect),
+        (Phase.CLOSING, Close),
+        (Phase.CLOSING, TimeOut),
+        (Phase.CLOSED, TimeOut),
+    }
     for key in refused:
         reason = TRANSITIONS[key].reason  # type: ignore[union-attr]
         assert reason and "\n" not in reason
@@ -108,7 +115,8 @@ def test_Refused_cell_refuses_and_changes_nothing(
 @each_profile
 def test_allowed_agrees_with_the_table_in_every_phase(profile: Profile, kind: Kind, phase: Phase) -> None:
     state = state_in(profile, kind, phase)
-    for event_type, event in SAMPLE_EVENTS.items():
+    samples = [*SAMPLE_EVENTS.items(), (Connect, Connect(rejected=True))]
+    for event_type, event in samples:
         refused = isinstance(TRANSITIONS[(phase, event_type)], Refused)
         assert allowed(state, event) is not refused, event
         if not refused:
@@ -173,6 +181,49 @@ def test_allowed_is_exactly_when_step_does_not_refuse(trace: tuple[Profile, list
                     with pytest.raises(StepRefused):
                         step(profile, state, event)
                 assert state == copy
+
+
+@pytest.mark.parametrize("phase", [Phase.CLOSING, Phase.CLOSED], ids=lambda p: p.value)
+@each_kind
+@each_profile
+def test_Connect_rejected_is_refused_like_Connect_while_closing_only(
+    profile: Profile, kind: Kind, phase: Phase
+) -> None:
+    state = state_in(profile, kind, phase)
+    cell = TRANSITIONS[(phase, Connect)]
+    if phase is Phase.CLOSED:  # a probe of the closed server, whether verify_request() would say no
+        assert allowed(state, Connect(rejected=True))
+        assert step(profile, state, Connect(rejected=True)) == state == step(profile, state, Connect())
+        return
+    assert isinstance(cell, Refused)
+    assert not allowed(state, Connect(rejected=True))
+    copy = attrs.evolve(state)
+    with pytest.raises(StepRefused) as refused:
+        step(profile, state, Connect(rejected=True))
+    assert str(refused.value) == cell.reason
+    assert state == copy
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=lambda p: p.value)
+@each_kind
+@each_profile
+def test_Release_of_a_rejected_request_is_refused(profile: Profile, kind: Kind, phase: Phase) -> None:
+    # w0 was rejected (it never ran); w1 is held and keeps a close waiting in CLOSING
+    state = run(profile, State.initial(kind), Connect(rejected=True), Connect())
+    if phase is Phase.CLOSED:
+        state = run(profile, state, SetAttr("block_on_close", False), Close())
+        if state.server.phase is Phase.CLOSING:  # cpython-3.8 latched block_on_close at w1's spawn
+            state = run(profile, state, Release(1))
+    elif phase is Phase.CLOSING:
+        state = run(profile, state, Close())
+    assert state.server.phase is phase
+    assert state.workers[0].rejected
+    copy = attrs.evolve(state)
+    for outcome in Outcome:
+        assert not allowed(state, Release(0, outcome))
+        with pytest.raises(StepRefused, match=r"^w0 "):
+            step(profile, state, Release(0, outcome))
+    assert state == copy
 
 
 @each_profile

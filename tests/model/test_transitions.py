@@ -19,6 +19,7 @@ from model import (
     Server,
     SetAttr,
     State,
+    TimeOut,
     Worker,
     step,
 )
@@ -96,6 +97,251 @@ def test_SetAttr_changes_only_the_attribute(profile: Profile, kind: Kind) -> Non
     assert s == State(Server(kind, daemon_threads=True))
 
 
+# --- rejected requests -----------------------------------------------------------------------
+
+
+def rejected(wid: int, kind: Kind) -> Worker:
+    """The record of a request verify_request() said no to: nothing ran for it."""
+    return Worker(wid, kind, held=False, rejected=True)
+
+
+@each_kind
+@each_profile
+def test_Connect_rejected_appends_a_rejected_record_and_changes_nothing_else(
+    profile: Profile, kind: Kind
+) -> None:
+    s = step(profile, State.initial(kind), SetAttr("daemon_threads", True))
+    s = step(profile, s, Connect(rejected=True))
+    # no thread or child: no daemon flag, not tracked, and cpython-3.8 creates no _threads list
+    assert s == State(Server(kind, daemon_threads=True), (rejected(0, kind),))
+    s = step(profile, s, SetAttr("daemon_threads", False))
+    s = step(profile, s, Connect())
+    tracked = kind is T and latches(profile)
+    assert s == State(
+        Server(kind, threads_list=tracked), (rejected(0, kind), Worker(1, kind, tracked=tracked))
+    )
+    s = step(profile, s, Connect(rejected=True))
+    assert s == State(
+        Server(kind, threads_list=tracked),
+        (rejected(0, kind), Worker(1, kind, tracked=tracked), rejected(2, kind)),
+    )
+
+
+@each_kind
+@each_profile
+def test_Close_neither_awaits_nor_reaps_a_rejected_request(profile: Profile, kind: Kind) -> None:
+    s = step(profile, State.initial(kind), Connect(rejected=True))
+    assert step(profile, s, Close()) == State(Server(kind, CLOSED, closes=1), (rejected(0, kind),))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    tracked = kind is T and latches(profile)
+    assert s == State(
+        Server(kind, CLOSING, threads_list=tracked, awaited=frozenset({1}), reaping_blocking=kind is F),
+        (rejected(0, kind), Worker(1, kind, tracked=tracked)),
+    )
+    s = step(profile, s, Release(1))
+    assert s == State(
+        Server(kind, CLOSED, threads_list=tracked, closes=1),
+        (
+            rejected(0, kind),  # a blocking fork close reaps every exited child; w0 had none
+            Worker(
+                1,
+                kind,
+                held=False,
+                outcome=RETURN,
+                reaped=Reaped.YES if kind is F else Reaped.NO,
+                # every profile lets go of the finished threads as the close returns
+            ),
+        ),
+    )
+
+
+# --- timeouts ---------------------------------------------------------------------------------
+
+
+@each_profile
+def test_TimeOut_in_a_fork_server_reaps_the_exited_children(profile: Profile) -> None:
+    s = step(profile, State.initial(F), Connect())
+    s = step(profile, s, Connect())
+    s = step(profile, s, Connect(rejected=True))
+    s = step(profile, s, Release(0, RAISE))
+    assert s == State(Server(F), (Worker(0, F, held=False, outcome=RAISE), Worker(1, F), rejected(2, F)))
+    s = step(profile, s, TimeOut())
+    # collect_children(blocking=False): w0 has exited; w1 still runs; w2 never had a child
+    reaped0 = Worker(0, F, held=False, outcome=RAISE, reaped=Reaped.YES)
+    assert s == State(Server(F, timeouts=1), (reaped0, Worker(1, F), rejected(2, F)))
+    s = step(profile, s, Release(1))
+    assert s == State(
+        Server(F, timeouts=1), (reaped0, Worker(1, F, held=False, outcome=RETURN), rejected(2, F))
+    )
+    s = step(profile, s, TimeOut())
+    reaped1 = Worker(1, F, held=False, outcome=RETURN, reaped=Reaped.YES)
+    assert s == State(Server(F, timeouts=2), (reaped0, reaped1, rejected(2, F)))
+    s = step(profile, s, TimeOut())
+    assert s == State(Server(F, timeouts=3), (reaped0, reaped1, rejected(2, F)))
+
+
+@each_kind
+@each_profile
+def test_TimeOut_with_no_workers_only_counts(profile: Profile, kind: Kind) -> None:
+    s = step(profile, State.initial(kind), TimeOut())
+    assert s == State(Server(kind, timeouts=1))
+    s = step(profile, s, TimeOut())
+    assert s == State(Server(kind, timeouts=2))
+    s = step(profile, s, Close())
+    assert s == State(Server(kind, CLOSED, timeouts=2, closes=1))
+
+
+@each_profile
+def test_TimeOut_in_a_thread_server_only_counts(profile: Profile) -> None:
+    latched = latches(profile)
+    s = step(profile, State.initial(T), Connect())
+    s = step(profile, s, Connect())
+    s = step(profile, s, Connect(rejected=True))
+    s = step(profile, s, Release(0))
+    finished0 = Worker(0, T, tracked=latched, held=False, outcome=RETURN, may_be_retained=True)
+    assert s == State(
+        Server(T, threads_list=latched), (finished0, Worker(1, T, tracked=latched), rejected(2, T))
+    )
+    s = step(profile, s, TimeOut())
+    # no process_request(): the finished w0 is not let go of, nothing is reaped
+    assert s == State(
+        Server(T, threads_list=latched, timeouts=1),
+        (finished0, Worker(1, T, tracked=latched), rejected(2, T)),
+    )
+
+
+# --- finished threads the server may still reference (bpo-37193) -----------------------------
+
+
+@each_profile
+def test_thread_release_may_retain_until_the_next_spawn(profile: Profile) -> None:
+    latched = latches(profile)
+    s = step(profile, State.initial(T), Connect())
+    s = step(profile, s, Release(0))
+    # cpython-3.8: w0 is in _threads; documented: a non-daemon thread close may have to join
+    retained0 = Worker(0, T, tracked=latched, held=False, outcome=RETURN, may_be_retained=True)
+    assert s == State(Server(T, threads_list=latched), (retained0,))
+    # a rejected request spawns nothing: process_request() (and _threads.append) never runs
+    s = step(profile, s, Connect(rejected=True))
+    assert s == State(Server(T, threads_list=latched), (retained0, rejected(1, T)))
+    s = step(profile, s, TimeOut())
+    assert s == State(Server(T, threads_list=latched, timeouts=1), (retained0, rejected(1, T)))
+    # the next spawn prunes the finished threads
+    s = step(profile, s, Connect())
+    assert s == State(
+        Server(T, threads_list=latched, timeouts=1),
+        (
+            Worker(0, T, tracked=latched, held=False, outcome=RETURN),
+            rejected(1, T),
+            Worker(2, T, tracked=latched),
+        ),
+    )
+
+
+@each_profile
+def test_thread_spawn_of_a_daemon_thread_also_lets_go_of_finished_threads(profile: Profile) -> None:
+    latched = latches(profile)
+    s = step(profile, State.initial(T), Connect())
+    s = step(profile, s, Release(0, RAISE))
+    s = step(profile, s, SetAttr("daemon_threads", True))
+    assert s.workers[0].may_be_retained
+    s = step(profile, s, Connect())  # _Threads.append reaps before it skips the daemon thread
+    assert s == State(
+        Server(T, daemon_threads=True, threads_list=latched),
+        (Worker(0, T, tracked=latched, held=False, outcome=RAISE), Worker(1, T, daemon=True)),
+    )
+    s = step(profile, s, Release(1))  # a daemon thread is never referenced once finished
+    assert s == State(
+        Server(T, daemon_threads=True, threads_list=latched),
+        (
+            Worker(0, T, tracked=latched, held=False, outcome=RAISE),
+            Worker(1, T, daemon=True, held=False, outcome=RETURN),
+        ),
+    )
+
+
+@each_profile
+def test_thread_release_retains_only_what_the_profile_references(profile: Profile) -> None:
+    # block_on_close false at the spawn: cpython-3.8 has no _threads list to keep w0 in;
+    # documented keeps every non-daemon thread close may have to join
+    s = step(profile, State.initial(T), SetAttr("block_on_close", False))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Release(0))
+    assert s == State(
+        Server(T, block_on_close=False),
+        (Worker(0, T, held=False, outcome=RETURN, may_be_retained=not latches(profile)),),
+    )
+
+
+@each_profile
+def test_thread_close_lets_go_of_finished_threads(profile: Profile) -> None:
+    latched = latches(profile)
+    s = step(profile, State.initial(T), Connect())
+    s = step(profile, s, Connect())
+    s = step(profile, s, Release(0))
+    assert s.workers[0].may_be_retained
+    s = step(profile, s, Close())
+    # documented lets go as the close starts; cpython-3.8's _Threads.join() holds the list it
+    # popped (finished w0 included) until it has joined every thread in it
+    assert s == State(
+        Server(T, CLOSING, threads_list=latched, awaited=frozenset({1})),
+        (
+            Worker(0, T, tracked=latched, held=False, outcome=RETURN, may_be_retained=latched),
+            Worker(1, T, tracked=latched),
+        ),
+    )
+    s = step(profile, s, Release(1))
+    # every profile lets go of both as the close returns (w1 ended during the close)
+    assert s == State(
+        Server(T, CLOSED, threads_list=latched, closes=1),
+        (
+            Worker(0, T, held=False, outcome=RETURN),
+            Worker(1, T, held=False, outcome=RETURN),
+        ),
+    )
+    s = step(profile, s, Connect())  # a probe of the closed server spawns nothing
+    assert not s.workers[1].may_be_retained
+    s = step(profile, s, Close())
+    assert s == State(
+        Server(T, CLOSED, threads_list=latched, closes=2),
+        (Worker(0, T, held=False, outcome=RETURN), Worker(1, T, held=False, outcome=RETURN)),
+    )
+
+
+@each_profile
+def test_thread_release_after_close_retains_only_under_documented(profile: Profile) -> None:
+    s = step(profile, State.initial(T), SetAttr("block_on_close", False))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Close())
+    assert s == State(Server(T, CLOSED, block_on_close=False, closes=1), (Worker(0, T),))
+    s = step(profile, s, Release(0))
+    # documented: a non-daemon thread, whenever it ends; cpython-3.8: in no list
+    assert s == State(
+        Server(T, CLOSED, block_on_close=False, closes=1),
+        (Worker(0, T, held=False, outcome=RETURN, may_be_retained=not latches(profile)),),
+    )
+
+
+@each_profile
+def test_thread_close_with_nothing_held_lets_go_and_returns(profile: Profile) -> None:
+    latched = latches(profile)
+    s = step(profile, State.initial(T), Connect())
+    s = step(profile, s, Release(0))
+    s = step(profile, s, Close())
+    assert s == State(
+        Server(T, CLOSED, threads_list=latched, closes=1), (Worker(0, T, held=False, outcome=RETURN),)
+    )
+
+
+@each_profile
+def test_fork_release_never_retains(profile: Profile) -> None:
+    s = step(profile, State.initial(F), Connect())
+    s = step(profile, s, Release(0))
+    assert s == State(Server(F), (Worker(0, F, held=False, outcome=RETURN),))
+    assert not s.workers[0].may_be_retained
+
+
 # --- the cpython-3.8 latch --------------------------------------------------------------------
 
 
@@ -121,10 +367,11 @@ def test_thread_close_with_block_on_close_true_at_first_spawn_then_false(profile
     waiting = Server(T, CLOSING, block_on_close=False, threads_list=True, awaited=frozenset({0, 1}))
     assert s == State(waiting, (Worker(0, T, tracked=True), Worker(1, T, tracked=True)))
     s = step(profile, s, Release(1))
-    assert s == State(
-        waiting, (Worker(0, T, tracked=True), Worker(1, T, tracked=True, held=False, outcome=RETURN))
-    )
+    # w1 stays in the list the close is joining: the server may still reference it
+    released1 = Worker(1, T, tracked=True, held=False, outcome=RETURN, may_be_retained=True)
+    assert s == State(waiting, (Worker(0, T, tracked=True), released1))
     s = step(profile, s, Release(0, RAISE))
+    # the close returns, and with it the list it popped: nothing references either thread
     assert s == State(
         Server(T, CLOSED, block_on_close=False, threads_list=True, closes=1),
         (Worker(0, T, held=False, outcome=RAISE), Worker(1, T, held=False, outcome=RETURN)),
@@ -145,14 +392,18 @@ def test_thread_close_with_block_on_close_false_at_every_spawn_then_true(profile
         return
     assert s == State(Server(T, CLOSING, awaited=frozenset({0, 1})), (Worker(0, T), Worker(1, T)))
     s = step(profile, s, Release(0))
+    # documented: a finished non-daemon thread may still be referenced
     assert s == State(
         Server(T, CLOSING, awaited=frozenset({0, 1})),
-        (Worker(0, T, held=False, outcome=RETURN), Worker(1, T)),
+        (Worker(0, T, held=False, outcome=RETURN, may_be_retained=True), Worker(1, T)),
     )
     s = step(profile, s, Release(1))
-    assert s == State(
+    assert s == State(  # the close has returned: neither is retained any more
         Server(T, CLOSED, closes=1),
-        (Worker(0, T, held=False, outcome=RETURN), Worker(1, T, held=False, outcome=RETURN)),
+        (
+            Worker(0, T, held=False, outcome=RETURN),
+            Worker(1, T, held=False, outcome=RETURN),
+        ),
     )
 
 
@@ -199,13 +450,15 @@ def test_thread_close_waits_for_the_non_daemon_threads_only(profile: Profile) ->
     daemon0, daemon2 = Worker(0, T, daemon=True), Worker(2, T, daemon=True)
     waiting = Server(T, CLOSING, daemon_threads=True, threads_list=latched, awaited=frozenset({1}))
     assert s == State(waiting, (daemon0, Worker(1, T, tracked=latched), daemon2))
-    # releasing a daemon thread does not end the close: it was never awaited
+    # releasing a daemon thread does not end the close: it was never awaited, and no profile
+    # keeps a reference to a finished daemon thread
     s = step(profile, s, Release(2))
     released2 = Worker(2, T, daemon=True, held=False, outcome=RETURN)
     assert s == State(waiting, (daemon0, Worker(1, T, tracked=latched), released2))
     s = step(profile, s, Release(1))
     assert s == State(
         Server(T, CLOSED, daemon_threads=True, threads_list=latched, closes=1),
+        # w1 ended during the close; every profile lets go of it as the close returns
         (daemon0, Worker(1, T, held=False, outcome=RETURN), released2),
     )
 

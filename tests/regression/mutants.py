@@ -260,4 +260,53 @@ VARIANTS: tuple[Variant, ...] = (
     ),
 )
 
+VARIANTS += (
+    # --- issue 3: verify_request, handle_request timeouts, retained threads -------------------
+    Variant(
+        "verify-reject-not-shut-down",
+        "a request rejected by verify_request is never shut down (before bpo-26309)",
+        (("        else:\n            self.shutdown_request(request)", "        else:\n            pass"),),
+        "thread",
+        "rejected-request-closed",
+        1,
+        "bpo-26309",
+    ),
+    Variant(
+        "handle-request-skips-handle-timeout",
+        "handle_request() times out without calling handle_timeout()",
+        (
+            (
+                "                            return self.handle_timeout()",
+                "                            return None",
+            ),
+        ),
+        "thread",
+        "handle-timeout",
+        1,
+    ),
+    Variant(
+        "fork-timeout-does-not-reap",
+        "ForkingMixIn.handle_timeout() does not reap the exited children",
+        (
+            (
+                '            May be extended, do not override.\n            """\n            self.collect_children()',
+                '            May be extended, do not override.\n            """\n            pass',
+            ),
+        ),
+        "fork",
+        "timeout-reaps",
+        3,
+        "bpo-11109",
+    ),
+    Variant(
+        "threads-never-reaped",
+        "_Threads keeps finished threads until server_close() (3.7's leak)",
+        (("        self[:] = (thread for thread in self if thread.is_alive())", "        pass"),),
+        "thread",
+        "finished-not-retained",
+        3,
+        "bpo-37193",
+    ),
+)
+
 BY_NAME = {v.name: v for v in VARIANTS}
