@@ -40,6 +40,7 @@ import weakref
 AGENT_PID = os.getpid()
 SETTLE_STEP = 0.002  # how long the watcher waits between two looks at a blocking call
 TIMEOUT = 0.005  # server.timeout, so a handle_request() with nothing to accept times out
+POLL = 0.01  # serve_forever(poll_interval): bounds how long shutdown() takes
 
 
 class ProbeError(Exception):
@@ -219,6 +220,8 @@ class Agent(object):
         self.by_socket = {}  # id(request socket) -> (rid, socket); keeps the object alive
         self.close_call = None
         self.dispatch_call = None
+        self.loop_call = None
+        self.shutdown_call = None
         self.probe = None
         with self.events.cond:
             self.events.generation += 1
@@ -273,18 +276,42 @@ class Agent(object):
 
     def cmd_connect(self, rejected=False):
         rid = len(self.requests)
-        client = socket.create_connection(self.server.server_address[:2], timeout=self.deadline)
-        client.settimeout(None)
+        # Bind first and register the port, then connect: a running serve_forever() accepts
+        # as soon as the handshake completes, and its hooks look the request up by port.
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.bind(("127.0.0.1", 0))
         port = client.getsockname()[1]
         request = Request(rid, client, port)
         request.rejected = rejected
         self.requests.append(request)
         self.by_port[port] = rid
-        self.dispatch_call = Call("handle_request", self.server.handle_request, self.events, watch=False)
-        self.dispatch_call.settle(True, self.deadline)
+        client.settimeout(self.deadline)
+        client.connect(tuple(self.server.server_address[:2]))
+        client.settimeout(None)
+        if not self._serving():  # with a loop running, serve_forever() accepts it
+            self.dispatch_call = Call("handle_request", self.server.handle_request, self.events, watch=False)
+            self.dispatch_call.settle(True, self.deadline)
+        # Wait until the request is dispatched: under serve_forever() nothing else says when
+        # the loop is done with it (a rejected one is done once the server closed it).
+        done = "close_request" if rejected else "dispatched"
+        self._wait_events(lambda log: self._has(log, done, rid, AGENT_PID))
         if not rejected:
             self._wait_events(lambda log: self._has(log, "enter", rid))
             self._learn_worker(request)
+        return self.observe()
+
+    def _serving(self):
+        return self.loop_call is not None and not self.loop_call.done.is_set()
+
+    def cmd_serve(self):
+        server = self.server
+        self.loop_call = Call("serve_forever", lambda: server.serve_forever(POLL), self.events, watch=False)
+        return self.observe()
+
+    def cmd_shutdown(self):
+        self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=False)
+        self.shutdown_call.settle(True, self.deadline)
+        self.loop_call.settle(True, self.deadline)
         return self.observe()
 
     def cmd_time_out(self):
@@ -335,7 +362,10 @@ class Agent(object):
                     request.client.sendall(b"f")
                 request.word_sent = True
         end = time.monotonic() + self.deadline  # one deadline for the whole stop
-        for call in (self.close_call, self.dispatch_call):
+        stopping = self.shutdown_call is not None and not self.shutdown_call.done.is_set()
+        if self._serving() and not stopping:  # a loop started again after a shutdown() too
+            self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=False)
+        for call in (self.close_call, self.dispatch_call, self.loop_call, self.shutdown_call):
             if call is not None and not call.done.wait(max(0, end - time.monotonic())):
                 leftovers.append("%s() still blocked" % call.name)
         for request in self.requests:
@@ -360,8 +390,8 @@ class Agent(object):
         generation = self.events.generation
         return [e for e in log if e["gen"] == generation]
 
-    def _has(self, log, name, rid):
-        return any(event["e"] == name and event["rid"] == rid for event in self._mine(log))
+    def _has(self, log, name, rid, pid=None):
+        return any(e["e"] == name and e["rid"] == rid and pid in (None, e["pid"]) for e in self._mine(log))
 
     def _learn_worker(self, request):
         for event in self._mine(self.events.log):
@@ -413,6 +443,8 @@ class Agent(object):
         if self.close_call is None or not self.close_call.done.is_set():
             close_return = []  # only the return of the close in progress, or of the last one
         return {
+            "loop": self.loop_call.status() if self.loop_call else "none",
+            "shutdown": self.shutdown_call.status() if self.shutdown_call else "none",
             "workers": workers,
             "close": self.close_call.status() if self.close_call else "none",
             "close_error": self.close_call.error if self.close_call else None,
@@ -525,6 +557,11 @@ def _instrumented_server(agent, base):
             if rid is not None and agent.requests[rid].rejected:
                 return False
             return base.verify_request(self, request, client_address)
+
+        def process_request(self, request, client_address):
+            base.process_request(self, request, client_address)
+            if os.getpid() == AGENT_PID:  # a forked child never comes back here
+                events.emit("dispatched", agent.rid_of(request))
 
         def handle_timeout(self):
             events.emit("handle_timeout")

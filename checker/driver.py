@@ -151,6 +151,12 @@ class Driver:
     def connect(self, rejected: bool = False) -> Observation:
         return _observation(self._ask({"op": "connect", "rejected": rejected}))
 
+    def serve(self) -> Observation:
+        return _observation(self._ask({"op": "serve"}))
+
+    def shutdown(self) -> Observation:
+        return _observation(self._ask({"op": "shutdown"}))
+
     def time_out(self) -> Observation:
         return _observation(self._ask({"op": "time_out"}))
 
@@ -218,4 +224,6 @@ def _observation(raw: dict[str, Any]) -> Observation:
         dispatch_error=raw["dispatch_error"],
         probe=Probe(raw["probe"]) if raw["probe"] else None,
         handle_timeout=raw["handle_timeout"],
+        loop=_CALL[raw["loop"]],
+        shutdown=_CALL[raw["shutdown"]],
     )

@@ -33,7 +33,9 @@ from model import (
     Phase,
     Profile,
     Release,
+    Serve,
     SetAttr,
+    Shutdown,
     State,
     StepView,
     TimeOut,
@@ -59,6 +61,8 @@ class Action(enum.Enum):
     SET_BLOCK_ON_CLOSE = "set block_on_close"
     SET_DAEMON_THREADS = "set daemon_threads"
     TIME_OUT = "handle_request with nothing to accept"
+    SERVE = "serve_forever"
+    SHUTDOWN = "shutdown"
 
 
 ATTRIBUTE_OF = {Action.SET_BLOCK_ON_CLOSE: "block_on_close", Action.SET_DAEMON_THREADS: "daemon_threads"}
@@ -168,29 +172,43 @@ class RefinementMachine(RuleBasedStateMachine):
         index, flag = divmod(argument, 2)  # which held worker; raise / reject / the value to set
         outcome = Outcome.RAISE if flag else Outcome.RETURN
         value = bool(flag)
+        candidate = self._candidate(action, index, outcome, value)
+        if candidate is not None and allowed(self.state, candidate[0]):
+            self._do(*candidate)
+
+    def _candidate(
+        self, action: Action, index: int, outcome: Outcome, value: bool
+    ) -> tuple[Event, Callable[[State], Observation]] | None:
+        """The event an action stands for in this state, and how to perform it."""
         state = self.state
         held = state.held
         phase = state.server.phase
+        driver = self.driver
         if action is Action.CONNECT:
             if phase is Phase.OPEN and len(held) < MAX_HELD:
-                rejected = bool(flag)  # verify_request() says no
-                self._do(Connect(rejected), lambda after: self.driver.connect(rejected))
-            elif phase is Phase.CLOSED and self.probes < MAX_PROBES:
+                rejected = value  # verify_request() says no
+                return Connect(rejected), lambda after: driver.connect(rejected)
+            if phase is Phase.CLOSED and self.probes < MAX_PROBES:
                 self.probes += 1
-                self._do(Connect(), lambda after: self.driver.probe())
-        elif action is Action.RELEASE and held:
+                return Connect(), lambda after: driver.probe()
+            return None
+        if action is Action.RELEASE:
+            if not held:
+                return None
             wid = held[index % len(held)].wid
-            self._do(
-                Release(wid, outcome),
-                lambda after: self.driver.release(wid, outcome, _close_must_return(after)),
+            return Release(wid, outcome), lambda after: driver.release(
+                wid, outcome, _close_must_return(after)
             )
-        elif action is Action.CLOSE and phase is not Phase.CLOSING:
-            self._do(Close(), lambda after: self.driver.close(_close_must_return(after)))
-        elif action is Action.TIME_OUT and phase is Phase.OPEN:
-            self._do(TimeOut(), lambda after: self.driver.time_out())
-        elif action in (Action.SET_BLOCK_ON_CLOSE, Action.SET_DAEMON_THREADS):
-            name = ATTRIBUTE_OF[action]
-            self._do(SetAttr(name, value), lambda after: self.driver.set_attr(name, value))
+        if action is Action.CLOSE:
+            return Close(), lambda after: driver.close(_close_must_return(after))
+        if action is Action.TIME_OUT:
+            return TimeOut(), lambda after: driver.time_out()
+        if action is Action.SERVE:
+            return Serve(), lambda after: driver.serve()
+        if action is Action.SHUTDOWN:
+            return Shutdown(), lambda after: driver.shutdown()
+        name = ATTRIBUTE_OF[action]
+        return SetAttr(name, value), lambda after: driver.set_attr(name, value)
 
     def teardown(self) -> None:
         leftovers = self.driver.stop()

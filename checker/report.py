@@ -16,7 +16,9 @@ from model import (
     Phase,
     Reaped,
     Release,
+    Serve,
     SetAttr,
+    Shutdown,
     State,
     TimeOut,
     Violation,
@@ -37,6 +39,10 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
         if event.rejected:
             return "connect(rejected)", f"verify_request() says no to w{len(before.workers)}"
         return "connect()", f"handle_request() spawns w{len(before.workers)}"
+    if isinstance(event, Serve):
+        return "server.serve_forever()", "on a thread of its own"
+    if isinstance(event, Shutdown):
+        return "server.shutdown()", ""
     if isinstance(event, TimeOut):
         return "server.handle_request()", "nothing to accept: it times out"
     if isinstance(event, Release):

@@ -14,7 +14,7 @@ import attrs
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import Profile
 from model.state import Kind, Outcome, Phase, Reaped, State, Worker
-from model.table import Connect, Event, Release, TimeOut
+from model.table import Connect, Event, Release, Shutdown, TimeOut
 
 
 @attrs.frozen
@@ -56,6 +56,8 @@ def _names(wids: object) -> str:
 def _dispatch_does_not_wait(v: StepView) -> list[str]:
     if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.OPEN):
         return []
+    if v.before.server.loop:
+        return []  # serve_forever() dispatched it; loop-runs-until-shutdown watches the loop
     if v.obs.dispatch is Call.RETURNED:
         return []
     if v.obs.dispatch is Call.RAISED:
@@ -241,6 +243,19 @@ def _finished_not_retained(v: StepView) -> list[str]:
     ]
 
 
+def _shutdown_stops_loop(v: StepView) -> list[str]:
+    # Only liveness is judged: serve_forever() sets the event shutdown() waits on just before
+    # it returns, so which of the two calls is seen returning first is a race either way.
+    if not isinstance(v.event, Shutdown):
+        return []
+    found = []
+    if v.obs.shutdown is not Call.RETURNED:
+        found.append(f"shutdown() {v.obs.shutdown.value} instead of returning once the loop stopped")
+    if v.obs.loop is not Call.RETURNED:
+        found.append(f"serve_forever() {v.obs.loop.value} after shutdown() was called")
+    return found
+
+
 def _how(worker: Worker) -> str:
     if worker.rejected:
         return "rejected"
@@ -345,6 +360,12 @@ GUARANTEES: tuple[Guarantee, ...] = (
         "has been dispatched or a later server_close() has returned.",
         "bpo-37193",
         _finished_not_retained,
+    ),
+    Guarantee(
+        "shutdown-stops-loop",
+        "shutdown() called while serve_forever() runs returns, and serve_forever() returns too.",
+        "bpo-2302",
+        _shutdown_stops_loop,
     ),
     Guarantee(
         "worker-lifecycle",

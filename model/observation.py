@@ -69,3 +69,5 @@ class Observation:
     dispatch_error: str | None = None
     probe: Probe | None = None  # a connection attempt after close
     handle_timeout: int = 0  # handle_timeout() calls so far
+    loop: Call = Call.NONE  # the last serve_forever()
+    shutdown: Call = Call.NONE  # the last shutdown()

@@ -85,6 +85,7 @@ class Server:
     # The workers the close in progress waits for (empty unless CLOSING).
     awaited: frozenset[int] = frozenset()
     timeouts: int = 0  # handle_request() calls that timed out, so handle_timeout() calls
+    loop: bool = False  # serve_forever() is running (on a thread of its own)
     # ForkingMixIn: whether the close in progress reaps blocking (block_on_close, read as it
     # started; setting the attribute during the close changes nothing for that close).
     reaping_blocking: bool = False

@@ -58,7 +58,22 @@ class Close:
     """server_close() is called (on a thread of its own: it may block)."""
 
 
-Event = Connect | Release | SetAttr | Close | TimeOut
+@attrs.frozen
+class Serve:
+    """serve_forever(poll_interval) starts on a thread of its own.
+
+    While it runs, it accepts each connection and spawns its worker, and after every poll
+    it calls service_actions(): ForkingMixIn reaps the children that have exited, at some
+    point within one poll interval (so a finished child is reaped MAYBE, seen either way).
+    """
+
+
+@attrs.frozen
+class Shutdown:
+    """shutdown(), from another thread, while serve_forever() runs: it returns once the loop has."""
+
+
+Event = Connect | Release | SetAttr | Close | TimeOut | Serve | Shutdown
 
 ATTRIBUTES = ("block_on_close", "daemon_threads")
 
@@ -110,8 +125,8 @@ def release(profile: Profile, state: State, event: Event) -> State:
     retained = worker.kind is Kind.THREAD and _server_may_hold(profile, worker)
     reaped = worker.reaped
     awaited = state.server.phase is Phase.CLOSING and event.wid in state.server.awaited
-    if awaited and worker.kind is Kind.FORK:
-        reaped = Reaped.MAYBE  # the waiting close reaps it when its loop reaches it
+    if (awaited or state.server.loop) and worker.kind is Kind.FORK:
+        reaped = Reaped.MAYBE  # the waiting close, or service_actions(), reaps it in its time
     finished = attrs.evolve(
         worker, held=False, outcome=event.outcome, reaped=reaped, may_be_retained=retained
     )
@@ -157,6 +172,20 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
     workers = tuple(_reap_at_close_start(w, blocking, bool(awaited)) for w in state.workers)
     server = attrs.evolve(state.server, phase=Phase.CLOSING, awaited=awaited, reaping_blocking=blocking)
     return attrs.evolve(state, server=server, workers=workers)
+
+
+def serve(profile: Profile, state: State, event: Event) -> State:
+    """serve_forever() starts; its service_actions() will reap the exited children."""
+    workers = tuple(
+        attrs.evolve(w, reaped=Reaped.MAYBE) if w.exited_child and w.reaped is Reaped.NO else w
+        for w in state.workers
+    )
+    return attrs.evolve(state, server=attrs.evolve(state.server, loop=True), workers=workers)
+
+
+def shutdown(profile: Profile, state: State, event: Event) -> State:
+    """shutdown() sets the flag and waits for the loop to exit; the workers go on."""
+    return attrs.evolve(state, server=attrs.evolve(state.server, loop=False))
 
 
 def probe_closed(profile: Profile, state: State, event: Event) -> State:
@@ -222,6 +251,8 @@ def settle(profile: Profile, state: State) -> State:
 
 _NO_CONCURRENT_CLOSE = Refused("a second server_close() while one is blocked is not modelled")
 _NO_TIMEOUT_AFTER_CLOSE = Refused("handle_request() on a closed server raises ValueError: not modelled yet")
+_NO_LOOP_AFTER_CLOSE = Refused("serve_forever() on a closed server raises ValueError: not modelled yet")
+_NO_SHUTDOWN_WITHOUT_LOOP = Refused("shutdown() with no loop running is outside the contract (misuse)")
 _NO_CONNECT_WHILE_CLOSING = Refused("a connection racing server_close() is not modelled yet")
 
 TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
@@ -230,22 +261,45 @@ TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
     (Phase.OPEN, SetAttr): set_attr,
     (Phase.OPEN, Close): begin_close,
     (Phase.OPEN, TimeOut): time_out,
+    (Phase.OPEN, Serve): serve,
+    (Phase.OPEN, Shutdown): shutdown,
     (Phase.CLOSING, Connect): _NO_CONNECT_WHILE_CLOSING,
     (Phase.CLOSING, Release): release,
     (Phase.CLOSING, SetAttr): set_attr,
     (Phase.CLOSING, Close): _NO_CONCURRENT_CLOSE,
     (Phase.CLOSING, TimeOut): _NO_TIMEOUT_AFTER_CLOSE,
+    (Phase.CLOSING, Serve): _NO_LOOP_AFTER_CLOSE,
+    (Phase.CLOSING, Shutdown): _NO_SHUTDOWN_WITHOUT_LOOP,
     (Phase.CLOSED, Connect): probe_closed,
     (Phase.CLOSED, Release): release,
     (Phase.CLOSED, SetAttr): set_attr,
     (Phase.CLOSED, Close): begin_close,  # idempotent; ForkingMixIn reads block_on_close again
     (Phase.CLOSED, TimeOut): _NO_TIMEOUT_AFTER_CLOSE,
+    (Phase.CLOSED, Serve): _NO_LOOP_AFTER_CLOSE,
+    (Phase.CLOSED, Shutdown): _NO_SHUTDOWN_WITHOUT_LOOP,
 }
+
+
+# Conditions within an OPEN cell: the loop's own contract (one loop at a time, shutdown()
+# only while it runs, no handle_request() or server_close() underneath it).
+_LOOP_REFUSALS: dict[type, tuple[bool, str]] = {
+    Serve: (True, "a second serve_forever() on the same server is not modelled"),
+    Shutdown: (False, "shutdown() with no loop running is outside the contract (misuse)"),
+    TimeOut: (True, "handle_request() beside a running serve_forever() is not modelled"),
+    Close: (True, "server_close() under a running loop is outside the contract (misuse)"),
+}
+
+
+def _loop_refusal(state: State, event: Event) -> str | None:
+    rule = _LOOP_REFUSALS.get(type(event))
+    if rule is not None and state.server.phase is Phase.OPEN and state.server.loop is rule[0]:
+        return rule[1]
+    return None
 
 
 def allowed(state: State, event: Event) -> bool:
     cell = TRANSITIONS[(state.server.phase, type(event))]
-    if isinstance(cell, Refused):
+    if isinstance(cell, Refused) or _loop_refusal(state, event):
         return False
     if isinstance(event, Release):
         return 0 <= event.wid < len(state.workers) and state.worker(event.wid).held
@@ -259,6 +313,9 @@ def step(profile: Profile, state: State, event: Event) -> State:
     cell = TRANSITIONS[(state.server.phase, type(event))]
     if isinstance(cell, Refused):
         raise StepRefused(cell.reason)
+    refusal = _loop_refusal(state, event)
+    if refusal:
+        raise StepRefused(refusal)
     if isinstance(event, Release) and not 0 <= event.wid < len(state.workers):
         raise StepRefused(f"no worker w{event.wid}")
     return settle(profile, cell(profile, state, event))

@@ -22,7 +22,9 @@ from model import (
     Profile,
     Reaped,
     Release,
+    Serve,
     SetAttr,
+    Shutdown,
     State,
     StepView,
     TimeOut,
@@ -50,7 +52,7 @@ def run(profile: Profile, state: State, *events: Event) -> State:
 
 def candidates(state: State) -> list[Event]:
     """Every event worth trying in `state`, allowed or not (one release past the last worker)."""
-    events: list[Event] = [Connect(), Connect(rejected=True), TimeOut(), Close()]
+    events: list[Event] = [Connect(), Connect(rejected=True), TimeOut(), Close(), Serve(), Shutdown()]
     events += [SetAttr(name, value) for name in ATTRIBUTES for value in (False, True)]
     events += [Release(wid, outcome) for wid in range(len(state.workers) + 1) for outcome in Outcome]
     return events
@@ -96,8 +98,12 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
     if isinstance(event, Connect) and before.server.phase is Phase.CLOSED:
         child_listens = any(w.kind is Kind.FORK for w in after.held) and profile.child_keeps_listener
         probe = Probe.ACCEPTED if child_listens else Probe.REFUSED
-    # handle_request() ran: it accepted (or rejected) a connection, or it timed out
+    # handle_request() ran: it accepted (or rejected) a connection, or it timed out; under a
+    # running serve_forever() the loop dispatched the connection instead
     dispatched = isinstance(event, Connect | TimeOut) and before.server.phase is Phase.OPEN
+    dispatched = dispatched and not before.server.loop
+    stopped = isinstance(event, Shutdown)
+    loop = Call.BLOCKED if after.server.loop else (Call.RETURNED if stopped else Call.NONE)
     return Observation(
         workers=tuple(workers),
         close=close,
@@ -105,6 +111,8 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
         dispatch=Call.RETURNED if dispatched else Call.NONE,
         probe=probe,
         handle_timeout=after.server.timeouts,
+        loop=loop,
+        shutdown=Call.RETURNED if stopped else Call.NONE,
     )
 
 

@@ -31,7 +31,9 @@ from model import (
     Probe,
     Profile,
     Release,
+    Serve,
     SetAttr,
+    Shutdown,
     State,
     StepView,
     TimeOut,
@@ -999,3 +1001,38 @@ def test_finished_not_retained_passes_a_held_thread_or_a_child(profile: Profile)
     assert_keeps_all(with_worker(view_after(profile, T, Connect(), Close()), 0, retained=True))
     view = view_after(profile, F, Connect(), Release(0), Connect())
     assert BY_NAME["finished-not-retained"].check(with_worker(view, 0, retained=True)) == []
+
+
+# --- shutdown-stops-loop ----------------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_shutdown_stops_loop_flags_a_shutdown_that_never_returned(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, Serve(), Shutdown())
+    assert (view.obs.loop, view.obs.shutdown) == (Call.RETURNED, Call.RETURNED)
+    assert flagged(with_obs(view, shutdown=Call.BLOCKED, loop=Call.BLOCKED)) == {
+        "shutdown-stops-loop": [
+            "shutdown() blocked instead of returning once the loop stopped",
+            "serve_forever() blocked after shutdown() was called",
+        ]
+    }
+
+
+@each_kind
+def test_shutdown_stops_loop_flags_a_loop_that_kept_running(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Serve(), Shutdown())
+    assert flagged(with_obs(view, loop=Call.BLOCKED)) == {
+        "shutdown-stops-loop": ["serve_forever() blocked after shutdown() was called"]
+    }
+
+
+@each_kind
+@each_profile
+def test_shutdown_stops_loop_passes_both_calls_returned(profile: Profile, kind: Kind) -> None:
+    assert_keeps_all(view_after(profile, kind, Connect(), Serve(), Connect(), Shutdown()))
+
+
+def test_shutdown_stops_loop_passes_other_steps_whatever_the_loop_does() -> None:
+    view = view_after(DOCUMENTED, T, Serve(), Connect())
+    assert BY_NAME["shutdown-stops-loop"].check(with_obs(view, loop=Call.RETURNED)) == []

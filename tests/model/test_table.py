@@ -17,10 +17,13 @@ from model import (
     Outcome,
     Phase,
     Profile,
+    Reaped,
     Refused,
     Release,
+    Serve,
     Server,
     SetAttr,
+    Shutdown,
     State,
     StepRefused,
     TimeOut,
@@ -37,6 +40,8 @@ SAMPLE_EVENTS = {
     SetAttr: SetAttr("block_on_close", False),
     Close: Close(),
     TimeOut: TimeOut(),
+    Serve: Serve(),
+    Shutdown: Shutdown(),
 }
 
 
@@ -63,8 +68,8 @@ def state_with(profile: Profile, kind: Kind, phase: Phase, workers: int) -> Stat
     return state
 
 
-def test_Event_types_are_the_five_events() -> None:
-    assert set(EVENT_TYPES) == {Connect, Release, SetAttr, Close, TimeOut}
+def test_Event_types_are_the_seven_events() -> None:
+    assert set(EVENT_TYPES) == {Connect, Release, SetAttr, Close, TimeOut, Serve, Shutdown}
     assert set(SAMPLE_EVENTS) == set(EVENT_TYPES)
 
 
@@ -74,13 +79,17 @@ def test_TRANSITIONS_has_a_cell_for_every_phase_and_event() -> None:
         assert isinstance(cell, Refused) or callable(cell)
 
 
-def test_TRANSITIONS_refuses_exactly_connect_and_close_while_closing_and_timeout_unless_open() -> None:
+def test_TRANSITIONS_refuses_exactly_connect_and_close_while_closing_and_the_loop_unless_open() -> None:
     refused = {key for key, cell in TRANSITIONS.items() if isinstance(cell, Refused)}
     assert refused == {
         (Phase.CLOSING, Connect),
         (Phase.CLOSING, Close),
         (Phase.CLOSING, TimeOut),
         (Phase.CLOSED, TimeOut),
+        (Phase.CLOSING, Serve),
+        (Phase.CLOSING, Shutdown),
+        (Phase.CLOSED, Serve),
+        (Phase.CLOSED, Shutdown),
     }
     for key in refused:
         reason = TRANSITIONS[key].reason  # type: ignore[union-attr]
@@ -118,6 +127,8 @@ def test_allowed_agrees_with_the_table_in_every_phase(profile: Profile, kind: Ki
     samples = [*SAMPLE_EVENTS.items(), (Connect, Connect(rejected=True))]
     for event_type, event in samples:
         refused = isinstance(TRANSITIONS[(phase, event_type)], Refused)
+        # the loop's own contract inside an OPEN cell: no shutdown() without a loop
+        refused = refused or (event_type is Shutdown and not state.server.loop)
         assert allowed(state, event) is not refused, event
         if not refused:
             step(profile, state, event)  # does not raise
@@ -232,3 +243,43 @@ def test_SetAttr_of_an_unmodelled_attribute_is_refused(profile: Profile) -> None
     with pytest.raises(StepRefused, match="max_children is not a modelled attribute"):
         step(profile, state, SetAttr("max_children", True))
     assert state == State.initial(Kind.THREAD)
+
+
+# --- the serving loop's own contract (conditions inside the OPEN cells) -----------------------
+
+
+@each_kind
+@each_profile
+def test_loop_contract_one_loop_shutdown_only_while_it_runs(profile: Profile, kind: Kind) -> None:
+    s = State.initial(kind)
+    assert not allowed(s, Shutdown())  # no loop: shutdown() would block (misuse)
+    with pytest.raises(StepRefused, match="shutdown"):
+        step(profile, s, Shutdown())
+    s = step(profile, s, Serve())
+    assert s.server.loop
+    for refused in (Serve(), TimeOut(), Close()):  # a second loop, handle_request, close under it
+        assert not allowed(s, refused)
+        with pytest.raises(StepRefused):
+            step(profile, s, refused)
+    assert allowed(s, Connect()) and allowed(s, SetAttr("block_on_close", False))
+    s = step(profile, s, Shutdown())
+    assert not s.server.loop
+    assert allowed(s, Serve()) and allowed(s, TimeOut()) and allowed(s, Close())
+
+
+@each_profile
+def test_loop_reaps_exited_children_maybe(profile: Profile) -> None:
+    """service_actions() reaps within a poll interval: seen either way while the loop runs."""
+    s = State.initial(Kind.FORK)
+    s = step(profile, s, Connect())
+    s = step(profile, s, Release(0))
+    assert s.workers[0].reaped is Reaped.NO
+    s = step(profile, s, Serve())
+    assert s.workers[0].reaped is Reaped.MAYBE
+    s = step(profile, s, Connect())
+    s = step(profile, s, Release(1))
+    assert s.workers[1].reaped is Reaped.MAYBE
+    s = step(profile, s, Shutdown())
+    assert [w.reaped for w in s.workers] == [Reaped.MAYBE, Reaped.MAYBE]
+    s = step(profile, s, TimeOut())  # handle_timeout() reaps whatever the loop left
+    assert [w.reaped for w in s.workers] == [Reaped.YES, Reaped.YES]

@@ -309,4 +309,23 @@ VARIANTS += (
     ),
 )
 
+VARIANTS += (
+    Variant(
+        "shutdown-never-sets-the-flag",
+        "shutdown() waits for the loop without asking it to stop",
+        (
+            (
+                "        self.__shutdown_request = True\n        self.__is_shut_down.wait()",
+                "        self.__is_shut_down.wait()",
+            ),
+        ),
+        "thread",
+        "shutdown-stops-loop",
+        2,
+        "bpo-2302",
+        examples=10,
+        deadline=0.3,
+    ),
+)
+
 BY_NAME = {v.name: v for v in VARIANTS}
