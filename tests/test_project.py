@@ -73,3 +73,9 @@ def test_ci_runs_the_readme_test_command() -> None:
     ci = (ROOT / ".ci" / "run").read_text()
     command = next(line.strip() for line in ci.splitlines() if line.startswith("python3 -m venv"))
     assert f"    {command}\n" in readme
+
+
+def test_every_guarantee_is_caught_by_a_broken_variant() -> None:
+    """A guarantee no broken implementation has been seen to violate is not yet a guarantee."""
+    caught = {variant.guarantee for variant in VARIANTS}
+    assert caught == {guarantee.name for guarantee in GUARANTEES}
