@@ -289,8 +289,7 @@ class Agent(object):
         client.connect(tuple(self.server.server_address[:2]))
         client.settimeout(None)
         if not self._serving():  # with a loop running, serve_forever() accepts it
-            self.dispatch_call = Call("handle_request", self.server.handle_request, self.events, watch=False)
-            self.dispatch_call.settle(True, self.deadline)
+            self._handle_request()
         # Wait until the request is dispatched: under serve_forever() nothing else says when
         # the loop is done with it (a rejected one is done once the server closed it).
         done = "close_request" if rejected else "dispatched"
@@ -309,16 +308,23 @@ class Agent(object):
         return self.observe()
 
     def cmd_shutdown(self):
-        self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=False)
+        self._shutdown()
         self.shutdown_call.settle(True, self.deadline)
         self.loop_call.settle(True, self.deadline)
         return self.observe()
 
     def cmd_time_out(self):
         """handle_request() with nothing to accept: it must time out (server.timeout)."""
+        self._handle_request()
+        return self.observe()
+
+    def _handle_request(self):
+        """handle_request() on a thread of its own; it must return within the deadline."""
         self.dispatch_call = Call("handle_request", self.server.handle_request, self.events, watch=False)
         self.dispatch_call.settle(True, self.deadline)
-        return self.observe()
+
+    def _shutdown(self):
+        self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=False)
 
     def cmd_release(self, rid, outcome, close_must_return):
         request = self.requests[rid]
@@ -364,7 +370,7 @@ class Agent(object):
         end = time.monotonic() + self.deadline  # one deadline for the whole stop
         stopping = self.shutdown_call is not None and not self.shutdown_call.done.is_set()
         if self._serving() and not stopping:  # a loop started again after a shutdown() too
-            self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=False)
+            self._shutdown()
         for call in (self.close_call, self.dispatch_call, self.loop_call, self.shutdown_call):
             if call is not None and not call.done.wait(max(0, end - time.monotonic())):
                 leftovers.append("%s() still blocked" % call.name)
