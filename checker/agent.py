@@ -30,8 +30,10 @@ import itertools
 import json
 import os
 import select
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 import time
 import traceback
@@ -178,11 +180,31 @@ class Call(object):
 # --- per request --------------------------------------------------------------------------
 
 
+# transport -> (server class suffix, address family, socket type)
+TRANSPORTS = {
+    "tcp": ("TCPServer", socket.AF_INET, socket.SOCK_STREAM),
+    "udp": ("UDPServer", socket.AF_INET, socket.SOCK_DGRAM),
+    "unix": ("UnixStreamServer", getattr(socket, "AF_UNIX", None), socket.SOCK_STREAM),
+    "unix-datagram": ("UnixDatagramServer", getattr(socket, "AF_UNIX", None), socket.SOCK_DGRAM),
+}
+MIXIN = {"thread": "ThreadingMixIn", "fork": "ForkingMixIn"}
+
+
+def address_key(address):
+    """What identifies a client in the server's client_address: its port, or its path."""
+    return address[1] if isinstance(address, tuple) else address
+
+
 class Request(object):
-    def __init__(self, rid, client, port):
+    def __init__(self, rid, client, key):
         self.rid = rid
         self.client = client
-        self.port = port
+        self.key = key
+        # The checker's word reaches the handler over a socket pair of its own, not over the
+        # request: a datagram request has no connection to wait on, and a stream client may
+        # hang up. The handler's end is made before the request is sent, so a forked child
+        # inherits it.
+        self.word_out, self.word_in = socket.socketpair()
         # The handler thread (thread servers), by weak reference: whether the server still
         # holds a finished thread is itself an observation (bpo-37193).
         self.thread_ref = None
@@ -190,6 +212,10 @@ class Request(object):
         self.pid = None  # the child (fork servers)
         self.word_sent = False
         self.rejected = False
+
+    def close(self):
+        for sock in (self.client, self.word_out, self.word_in):
+            sock.close()
 
     @property
     def thread(self):
@@ -214,9 +240,12 @@ class Agent(object):
     def reset(self):
         self.server = None
         self.kind = None
+        self.transport = "tcp"
+        self.folder = None  # a private folder for Unix socket files
+        self.probes = 0
         self.deadline = 1.0
         self.requests = []
-        self.by_port = {}
+        self.by_key = {}
         self.by_socket = {}  # id(request socket) -> (rid, socket); keeps the object alive
         self.close_call = None
         self.dispatch_call = None
@@ -260,41 +289,68 @@ class Agent(object):
             "classes": present,
         }
 
-    def cmd_start(self, kind, deadline):
+    def cmd_start(self, kind, deadline, transport="tcp"):
         self.reset()
         self.kind = kind
+        self.transport = transport
         self.deadline = deadline
-        base_name = "ThreadingTCPServer" if kind == "thread" else "ForkingTCPServer"
-        missing = [c for c in (base_name, "BaseRequestHandler") if not hasattr(self.module, c)]
-        if missing:
-            raise LoadError("the module has no %s" % " or ".join(missing))
-        server_class = _instrumented_server(self, getattr(self.module, base_name))
+        base = _server_class(self.module, kind, transport)
+        server_class = _instrumented_server(self, base)
         handler_class = _probe_handler(self, self.module.BaseRequestHandler)
-        self.server = server_class(("127.0.0.1", 0), handler_class)
+        if self._unix():
+            self.folder = tempfile.mkdtemp(prefix="sockcheck-")
+            address = os.path.join(self.folder, "server")
+        else:
+            address = ("127.0.0.1", 0)
+        self.server = server_class(address, handler_class)
         self.server.timeout = TIMEOUT
-        return {"address": list(self.server.server_address[:2])}
+        return {"class": base.__name__, "composed": base.__module__ == __name__}
+
+    def _unix(self):
+        return TRANSPORTS[self.transport][1] != socket.AF_INET
+
+    def _stream(self):
+        return TRANSPORTS[self.transport][2] == socket.SOCK_STREAM
+
+    def _server_address(self):
+        address = self.server.server_address
+        return address if self._unix() else tuple(address[:2])
+
+    def _client_socket(self, name):
+        """A client socket bound to an address of its own, so the server can tell who it is."""
+        _, family, kind = TRANSPORTS[self.transport]
+        client = socket.socket(family, kind)
+        if self._unix():
+            client.bind(os.path.join(self.folder, name))
+        else:
+            client.bind(("127.0.0.1", 0))
+        return client
 
     def cmd_connect(self, rejected=False):
         rid = len(self.requests)
-        # Bind first and register the port, then connect: a running serve_forever() accepts
-        # as soon as the handshake completes, and its hooks look the request up by port.
-        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        client.bind(("127.0.0.1", 0))
-        port = client.getsockname()[1]
-        request = Request(rid, client, port)
+        # Bind first and register the address, then connect or send: a running
+        # serve_forever() takes the request at once, and its hooks look it up by address.
+        client = self._client_socket("c%d" % rid)
+        request = Request(rid, client, address_key(client.getsockname()))
         request.rejected = rejected
         self.requests.append(request)
-        self.by_port[port] = rid
+        self.by_key[request.key] = rid
         client.settimeout(self.deadline)
-        client.connect(tuple(self.server.server_address[:2]))
+        if self._stream():
+            client.connect(self._server_address())
+        else:
+            client.sendto(b"sockcheck request %d" % rid, self._server_address())
         client.settimeout(None)
-        if not self._serving():  # with a loop running, serve_forever() accepts it
-            self._handle_request()
-        # Wait until the request is dispatched: under serve_forever() nothing else says when
-        # the loop is done with it (a rejected one is done once the server closed it).
+        # The server is done with the request once it is dispatched (a rejected one: once
+        # the server closed it).
         done = "close_request" if rejected else "dispatched"
-        self._wait_events(lambda log: self._has(log, done, rid, AGENT_PID))
-        if not rejected:
+        if self._serving():  # serve_forever() takes it; nothing else says when it is done
+            dispatched = self._wait_events(lambda log: self._has(log, done, rid, AGENT_PID))
+        else:  # handle_request() dispatches before it returns, or never will
+            self._handle_request()
+            self.events.sync(self.deadline)
+            dispatched = self._has(self.events.log, done, rid, AGENT_PID)
+        if dispatched and not rejected:
             self._wait_events(lambda log: self._has(log, "enter", rid))
             self._learn_worker(request)
         return self.observe()
@@ -328,7 +384,7 @@ class Agent(object):
 
     def cmd_release(self, rid, outcome, close_must_return):
         request = self.requests[rid]
-        request.client.sendall(b"r" if outcome == "raise" else b"f")
+        request.word_out.sendall(b"r" if outcome == "raise" else b"f")
         request.word_sent = True
         self._wait_done(request)
         self._settle_close(close_must_return)
@@ -344,20 +400,36 @@ class Agent(object):
         return self.observe()
 
     def cmd_probe(self):
-        probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        """Try the closed server's address: refused, or (if something holds it) accepted."""
+        self.probes += 1
+        probe = self._client_socket("p%d" % self.probes)
         probe.settimeout(self.deadline)
         try:
-            probe.connect(tuple(self.server.server_address[:2]))
-            self.probe = "accepted"
-        except ConnectionRefusedError:
+            self.probe = self._try(probe)
+        except (ConnectionRefusedError, FileNotFoundError):
             self.probe = "refused"
         except socket.timeout:
-            self.probe = "timeout"  # something listens, but its accept queue is full
+            self.probe = "timeout"  # something holds the address but does not answer
         finally:
             probe.close()
         result = self.observe()
         self.probe = None
         return result
+
+    def _try(self, probe):
+        address = self._server_address()
+        if self._stream():
+            probe.connect(address)  # a full accept queue makes this time out
+            return "accepted"
+        if self._unix():
+            probe.sendto(b"sockcheck probe", address)  # refused at once if nothing is bound
+            return "accepted"
+        # UDP: a closed port answers with ICMP port unreachable, which the connected socket
+        # reports on the next recv(); a held port never answers (the machine avoids that case).
+        probe.connect(address)
+        probe.send(b"sockcheck probe")
+        probe.recv(1)
+        return "accepted"
 
     def cmd_stop(self):
         """Release everything, wait for it to end, reap, close; say what is left over."""
@@ -365,7 +437,7 @@ class Agent(object):
         for request in self.requests:
             if not request.word_sent:
                 with contextlib.suppress(OSError):
-                    request.client.sendall(b"f")
+                    request.word_out.sendall(b"f")
                 request.word_sent = True
         end = time.monotonic() + self.deadline  # one deadline for the whole stop
         stopping = self.shutdown_call is not None and not self.shutdown_call.done.is_set()
@@ -380,8 +452,11 @@ class Agent(object):
         if self.server is not None:
             self.server.socket.close()
         for request in self.requests:
-            request.client.close()
+            request.close()
         leftovers.extend(self._reap_all(end))
+        if self.folder is not None:
+            shutil.rmtree(self.folder, ignore_errors=True)
+            self.folder = None
         self.server = None
         self.events.sync(self.deadline)
         return {"leftovers": leftovers}
@@ -510,6 +585,8 @@ class Agent(object):
 
     def _client_eof(self, request):
         """EOF on the client: waited for (bounded) once the worker is done, peeked otherwise."""
+        if not self._stream():
+            return None  # a datagram request has no connection to end
         if request.word_sent or request.rejected:
             ready, _, _ = select.select([request.client], [], [], self.deadline)
             if not ready:
@@ -537,11 +614,14 @@ class Agent(object):
             return "worker"
         return "server"
 
-    def in_child(self):
+    def in_child(self, rid):
         """Drop the agent's own descriptors in a forked child: they belong to the checker."""
         for request in self.requests:
             with contextlib.suppress(OSError):
                 request.client.close()
+                request.word_out.close()
+                if request.rid != rid:
+                    request.word_in.close()
         for fd in (self.events.rfd, self.out.fileno(), 0):
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -554,7 +634,7 @@ def _instrumented_server(agent, base):
     class Instrumented(base):
         def get_request(self):
             request, address = base.get_request(self)
-            rid = agent.by_port.get(address[1])
+            rid = agent.by_key.get(address_key(address))
             agent.by_socket[id(request)] = (rid, request)
             return request, address
 
@@ -605,9 +685,9 @@ def _probe_handler(agent, base):
                 this.thread_ref = weakref.ref(threading.current_thread())
                 this.daemon = threading.current_thread().daemon
             else:
-                agent.in_child()
+                agent.in_child(rid)
             events.emit("enter", rid)
-            word = self.request.recv(1)
+            word = agent.requests[rid].word_in.recv(1)
             events.emit("word", rid)
             if word == b"r":
                 events.emit("exit", rid, how="raise")
@@ -615,6 +695,25 @@ def _probe_handler(agent, base):
             events.emit("exit", rid, how="return")
 
     return ProbeHandler
+
+
+def _server_class(module, kind, transport):
+    """The target's server class for a kind and transport, or one composed from its parts.
+
+    ForkingUnixStreamServer and ForkingUnixDatagramServer are new in 3.12; on older lines
+    the same class is ForkingMixIn with the Unix server, as a user would compose it.
+    """
+    suffix, family, _ = TRANSPORTS[transport]
+    if family is None:
+        raise LoadError("this platform has no Unix sockets")
+    mixin_name = MIXIN[kind]
+    name = mixin_name.replace("MixIn", "") + suffix
+    if hasattr(module, name):
+        return getattr(module, name)
+    missing = [c for c in (mixin_name, suffix, "BaseRequestHandler") if not hasattr(module, c)]
+    if missing:
+        raise LoadError("the module has no %s and no %s to make it from" % (name, " or ".join(missing)))
+    return type(name, (getattr(module, mixin_name), getattr(module, suffix)), {})
 
 
 def _child_state(pid):

@@ -13,7 +13,7 @@ from checker.machine import Counterexample, RunConfig, TargetBroke
 from checker.report import counterexample_text, steps_json, steps_text
 from checker.run import Failure, KindResult, check_kind
 from checker.targets import BadTarget, Target, resolve
-from model import DOCUMENTED, PROFILES, Kind, Profile, profile_for_version
+from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
 
 DEFAULT_EXAMPLES = 100
 DEFAULT_DEADLINE = 1.0  # seconds a call that must return may take; SOCKCHECK_DEADLINE overrides
@@ -35,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--target", default="stdlib", help="impl or stdlib (default: stdlib)")
     check.add_argument("--module", metavar="PATH", help="a socketserver.py to check in place of the stdlib's")
     check.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
-    check.add_argument("--transport", choices=("tcp", "udp", "unix", "unix-datagram", "all"), default="tcp")
+    check.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="tcp")
     check.add_argument("--profile", default="auto", help="a profile name, or auto (default)")
     check.add_argument("--examples", type=_positive, default=DEFAULT_EXAMPLES)
     check.add_argument("--seed", type=int)
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("sockcheck: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`sockcheck check | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _deadline() -> float:
@@ -88,10 +91,9 @@ def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    if args.transport != "tcp":
-        raise UsageError(f"--transport {args.transport}: only tcp is modelled so far")
     target = resolve(args.target, args.module)
     kinds = [Kind.THREAD, Kind.FORK] if args.kind == "both" else [Kind(args.kind)]
+    transports = list(Transport) if args.transport == "all" else [Transport(args.transport)]
     driver = Driver(target, _deadline())
     try:
         info = driver.load()
@@ -106,10 +108,12 @@ def cmd_check(args: argparse.Namespace) -> int:
                 driver,
                 profile,
                 kind,
+                transport=transport,
                 examples=args.examples,
                 seed=args.seed,
-                on_example=_progress(kind, args.examples),
+                on_example=_progress(kind, transport, args.examples),
             )
+            for transport in transports
             for kind in kinds
         ]
     finally:
@@ -121,33 +125,34 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
-def _progress(kind: Kind, total: int) -> Any:
+def _progress(kind: Kind, transport: Transport, total: int) -> Any:
     if not sys.stderr.isatty():
         return None
 
     def show(config: RunConfig) -> None:
-        print(f"\r  {kind.value:6} example {config.examples_run}/{total}...", end="", file=sys.stderr)
+        where = f"{kind.value} {transport.value}"
+        print(f"\r  {where:20} example {config.examples_run}/{total}...", end="", file=sys.stderr)
 
     return show
 
 
 def _print_result(result: KindResult) -> None:
     if sys.stderr.isatty():
-        print("\r" + " " * 40 + "\r", end="", file=sys.stderr)
+        print("\r" + " " * 50 + "\r", end="", file=sys.stderr)
     verdict = "ok" if result.passed else "FAIL"
     print(
-        f"  {result.kind.value:6} {verdict:4}  {result.examples} examples, {result.steps} steps, "
+        f"  {result.server_class:38} {verdict:4}  {result.examples} examples, {result.steps} steps, "
         f"{result.seconds:.1f} s"
     )
     for failure in result.failures:
         print()
-        print(f"counterexample ({result.kind.value} servers, profile {result.profile.name}):")
+        print(f"counterexample ({result.server_class}, profile {result.profile.name}):")
         for line in _failure_lines(failure):
             print(("  " + line).rstrip())
     if result.divergence is not None:
         first = result.divergence.violations[0].guarantee.name
         print(
-            f"         note: {result.kind.value} servers also diverge from `documented` ({first}); "
+            f"    note: {result.server_class} also diverges from `documented` ({first}); "
             "--profile documented shows a minimal counterexample"
         )
 
@@ -182,6 +187,8 @@ def _write_json(path: str, target: Target, info: TargetInfo, results: list[KindR
 def _result_json(result: KindResult) -> dict[str, Any]:
     return {
         "kind": result.kind.value,
+        "transport": result.transport.value,
+        "server_class": result.server_class,
         "profile": result.profile.name,
         "passed": result.passed,
         "examples": result.examples,

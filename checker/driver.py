@@ -143,10 +143,12 @@ class Driver:
 
     # -- steps ----------------------------------------------------------------------------
 
-    def start(self, kind: str) -> None:
+    def start(self, kind: str, transport: str = "tcp") -> str:
+        """Start a server; return the name of its class (composed where the target lacks it)."""
         if self._proc is None:
             self.load()
-        self._ask({"op": "start", "kind": kind, "deadline": self.deadline})
+        result = self._ask({"op": "start", "kind": kind, "transport": transport, "deadline": self.deadline})
+        return str(result["class"]) + (" (composed)" if result["composed"] else "")
 
     def connect(self, rejected: bool = False) -> Observation:
         return _observation(self._ask({"op": "connect", "rejected": rejected}))

@@ -39,9 +39,11 @@ from model import (
     State,
     StepView,
     TimeOut,
+    Transport,
     Violation,
     allowed,
     check,
+    listener_held,
     step,
 )
 
@@ -131,6 +133,7 @@ class RunConfig:
     driver: Driver
     profile: Profile
     kind: Kind
+    transport: Transport = Transport.TCP
     examples_run: int = 0
     steps_run: int = 0
     divergence: Divergence | None = None
@@ -145,7 +148,7 @@ class RefinementMachine(RuleBasedStateMachine):
         config = self.config
         self.driver = config.driver
         self.profile = config.profile
-        self.state = State.initial(config.kind)
+        self.state = State.initial(config.kind, config.transport)
         self.shadow: State | None = None if self.profile == DOCUMENTED else self.state
         self.steps: list[Step] = []
         self.probes = 0
@@ -153,7 +156,7 @@ class RefinementMachine(RuleBasedStateMachine):
         config.examples_run += 1
         if config.on_example is not None:
             config.on_example(config)
-        self.driver.start(config.kind.value)
+        self.driver.start(config.kind.value, config.transport.value)
 
     # -- the one rule -----------------------------------------------------------------------
     #
@@ -188,7 +191,7 @@ class RefinementMachine(RuleBasedStateMachine):
             if phase is Phase.OPEN and len(held) < MAX_HELD:
                 rejected = value  # verify_request() says no
                 return Connect(rejected), lambda after: driver.connect(rejected)
-            if phase is Phase.CLOSED and self.probes < MAX_PROBES:
+            if phase is Phase.CLOSED and self.probes < MAX_PROBES and self._probe_answers():
                 self.probes += 1
                 return Connect(), lambda after: driver.probe()
             return None
@@ -209,6 +212,11 @@ class RefinementMachine(RuleBasedStateMachine):
             return Shutdown(), lambda after: driver.shutdown()
         name = ATTRIBUTE_OF[action]
         return SetAttr(name, value), lambda after: driver.set_attr(name, value)
+
+    def _probe_answers(self) -> bool:
+        """A UDP probe learns only of a refusal; where the model expects none, it would wait
+        out the whole deadline, so it is not made."""
+        return self.state.server.transport is not Transport.UDP or not listener_held(self.profile, self.state)
 
     def teardown(self) -> None:
         leftovers = self.driver.stop()

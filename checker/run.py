@@ -19,7 +19,7 @@ from checker.machine import (
     TargetLeftovers,
     machine_for,
 )
-from model import Kind, Profile
+from model import Kind, Profile, Transport
 
 if sys.version_info < (3, 11):  # pragma: no cover - Hypothesis ships the backport there
     from exceptiongroup import BaseExceptionGroup
@@ -32,6 +32,8 @@ Failure = Counterexample | TargetBroke | TargetLeftovers
 @attrs.frozen
 class KindResult:
     kind: Kind
+    transport: Transport
+    server_class: str  # the target's class that was checked ("(composed)": made from its parts)
     profile: Profile
     examples: int
     steps: int
@@ -44,12 +46,13 @@ class KindResult:
         return not self.failures
 
 
-def preflight(driver: Driver, kind: Kind) -> None:
+def preflight(driver: Driver, kind: Kind, transport: Transport) -> str:
     """Start one server of this kind and stop it, so a target that cannot run exits 2."""
-    driver.start(kind.value)
+    server_class = driver.start(kind.value, transport.value)
     leftovers = driver.stop()
     if leftovers:
-        raise CannotRun(f"a fresh {kind.value} server did not stop cleanly: {'; '.join(leftovers)}")
+        raise CannotRun(f"a fresh {server_class} did not stop cleanly: {'; '.join(leftovers)}")
+    return server_class
 
 
 def check_kind(
@@ -57,12 +60,13 @@ def check_kind(
     profile: Profile,
     kind: Kind,
     *,
+    transport: Transport = Transport.TCP,
     examples: int,
     seed: int | None,
     on_example: Callable[[RunConfig], None] | None = None,
 ) -> KindResult:
-    preflight(driver, kind)
-    config = RunConfig(driver=driver, profile=profile, kind=kind, on_example=on_example)
+    server_class = preflight(driver, kind, transport)
+    config = RunConfig(driver=driver, profile=profile, kind=kind, transport=transport, on_example=on_example)
     machine = machine_for(config)
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
@@ -93,6 +97,8 @@ def check_kind(
         driver.stop()
     return KindResult(
         kind=kind,
+        transport=transport,
+        server_class=server_class,
         profile=profile,
         examples=config.examples_run,
         steps=config.steps_run,

@@ -30,7 +30,7 @@ This package imports nothing from ``impl`` or ``checker``: it is the semantics a
 from model.guarantees import BY_NAME, GUARANTEES, Guarantee, StepView, Violation, check
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import DOCUMENTED, PROFILES, Profile, profile_for_version
-from model.state import Kind, Outcome, Phase, Reaped, Server, State, Worker
+from model.state import Kind, Outcome, Phase, Reaped, Server, State, Transport, Worker
 from model.table import (
     ATTRIBUTES,
     TRANSITIONS,
@@ -45,6 +45,7 @@ from model.table import (
     StepRefused,
     TimeOut,
     allowed,
+    listener_held,
     step,
 )
 
@@ -78,12 +79,14 @@ __all__ = [
     "StepRefused",
     "StepView",
     "TimeOut",
+    "Transport",
     "Violation",
     "Where",
     "Worker",
     "WorkerObs",
     "allowed",
     "check",
+    "listener_held",
     "profile_for_version",
     "step",
 ]

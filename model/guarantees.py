@@ -14,7 +14,7 @@ import attrs
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import Profile
 from model.state import Kind, Outcome, Phase, Reaped, State, Worker
-from model.table import Connect, Event, Release, Shutdown, TimeOut
+from model.table import Connect, Event, Release, Shutdown, TimeOut, listener_held
 
 
 @attrs.frozen
@@ -175,7 +175,7 @@ def _request_closed_once(v: StepView) -> list[str]:
             found.append(f"w{w.wid} ({_how(w)}): close_request {_where(o.close_request)}")
         if o.closed_before_exit:
             found.append(f"w{w.wid}: the request was closed before its handler returned")
-        if o.client_eof == w.held:
+        if v.after.server.transport.stream and o.client_eof == w.held:
             state = "sees EOF while its handler runs" if w.held else "never saw EOF"
             found.append(f"w{w.wid}: the client {state}")
     return found
@@ -194,14 +194,13 @@ def _worker_lifecycle(v: StepView) -> list[str]:
 def _closed_refuses(v: StepView) -> list[str]:
     if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.CLOSED):
         return []
-    listening = v.profile.child_keeps_listener and any(w.kind is Kind.FORK for w in v.after.held)
-    expected = Probe.ACCEPTED if listening else Probe.REFUSED
+    expected = Probe.ACCEPTED if listener_held(v.profile, v.after) else Probe.REFUSED
     if v.obs.probe is expected:
         return []
     seen = v.obs.probe.value if v.obs.probe else "not attempted"
     if expected is Probe.REFUSED:
         return [f"a connection to the closed server was {seen}, not refused"]
-    return [f"a connection was {seen}, although a running child still holds the listening socket"]
+    return [f"a connection was {seen}, although a running child still holds the server socket"]
 
 
 def _rejected_request_closed(v: StepView) -> list[str]:
@@ -215,7 +214,7 @@ def _rejected_request_closed(v: StepView) -> list[str]:
             found.append(f"w{w.wid} (rejected): shutdown_request {_where(o.shutdown_request)}")
         if o.close_request != Where(server=1):
             found.append(f"w{w.wid} (rejected): close_request {_where(o.close_request)}")
-        if not o.client_eof:
+        if v.after.server.transport.stream and not o.client_eof:
             found.append(f"w{w.wid} (rejected): the client never saw EOF")
     return found
 
@@ -376,8 +375,9 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "closed-refuses",
-        "Once server_close() has returned, new connections are refused (as-built CPython: "
-        "unless a running child still holds the listening socket).",
+        "Once server_close() has returned, connections and datagrams to its address are refused, "
+        "unless a running child still holds the server socket (datagram children; as-built "
+        "CPython's stream children).",
         "",
         _closed_refuses,
     ),

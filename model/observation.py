@@ -54,7 +54,7 @@ class WorkerObs:
     shutdown_request: Where = Where()
     close_request: Where = Where()
     closed_before_exit: bool = False  # the worker closed the request before handle() left
-    client_eof: bool = False  # the client has read EOF on its connection
+    client_eof: bool | None = False  # the client has read EOF on its connection (None: datagram)
     released_seq: int | None = None  # position of the handler's release in the event log
     retained: bool = False  # a finished thread whose object something still references
 

@@ -59,7 +59,7 @@ DOCUMENTED = Profile(
 
 CPYTHON_3_8 = Profile(
     name="cpython-3.8",
-    summary="CPython 3.8.9+, 3.9.3+, 3.10, 3.11, and 3.12-3.13 for TCP servers, as built.",
+    summary="CPython 3.8.9+, 3.9.3+, 3.10 to 3.13, as built (3.12's forking Unix servers too).",
     thread_close=ThreadClose.LATCHED_AT_SPAWN,
     fork_close=ForkClose.AT_CLOSE,
     child_keeps_listener=True,

@@ -14,6 +14,20 @@ class Kind(enum.Enum):
     FORK = "fork"  # ForkingMixIn: one child process per request
 
 
+class Transport(enum.Enum):
+    """The server's socket: where requests come from, and whether a request is a connection."""
+
+    TCP = "tcp"
+    UDP = "udp"
+    UNIX = "unix"  # Unix stream socket, a file path
+    UNIX_DATAGRAM = "unix-datagram"
+
+    @property
+    def stream(self) -> bool:
+        """A stream request is a connection of its own; a datagram one shares the server socket."""
+        return self in (Transport.TCP, Transport.UNIX)
+
+
 class Phase(enum.Enum):
     """The server's life: `server_close()` moves it from OPEN through CLOSING to CLOSED."""
 
@@ -77,6 +91,7 @@ class Server:
 
     kind: Kind
     phase: Phase = Phase.OPEN
+    transport: Transport = Transport.TCP
     block_on_close: bool = True
     daemon_threads: bool = False
     # ThreadingMixIn as built since 3.8.9: the instance `_threads` list, created by the first
@@ -100,8 +115,8 @@ class State:
     workers: tuple[Worker, ...] = ()
 
     @classmethod
-    def initial(cls, kind: Kind) -> State:
-        return cls(server=Server(kind=kind))
+    def initial(cls, kind: Kind, transport: Transport = Transport.TCP) -> State:
+        return cls(server=Server(kind=kind, transport=transport))
 
     @property
     def held(self) -> tuple[Worker, ...]:

@@ -193,6 +193,17 @@ def probe_closed(profile: Profile, state: State, event: Event) -> State:
     return state
 
 
+def listener_held(profile: Profile, state: State) -> bool:
+    """Whether a running child still holds the server's socket, so its address still answers.
+
+    A datagram child answers through the server socket itself, so it always holds it; a
+    stream child holds the listening socket only where the profile's children keep it.
+    """
+    if state.server.kind is not Kind.FORK or not state.held:
+        return False
+    return profile.child_keeps_listener or not state.server.transport.stream
+
+
 def awaited_at_close(profile: Profile, state: State) -> frozenset[int]:
     """The workers server_close() waits for, decided as it starts."""
     server = state.server

@@ -32,6 +32,7 @@ from model import (
     Worker,
     WorkerObs,
     allowed,
+    listener_held,
     step,
 )
 
@@ -91,13 +92,13 @@ def ideal_view(profile: Profile, before: State, event: Event) -> StepView:
 
 
 def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Observation:
-    workers = [_ideal_worker_obs(w) for w in after.workers]
+    stream = after.server.transport.stream
+    workers = [_ideal_worker_obs(w, stream) for w in after.workers]
     phase = after.server.phase
     close = {Phase.OPEN: Call.NONE, Phase.CLOSING: Call.BLOCKED, Phase.CLOSED: Call.RETURNED}[phase]
     probe = None
     if isinstance(event, Connect) and before.server.phase is Phase.CLOSED:
-        child_listens = any(w.kind is Kind.FORK for w in after.held) and profile.child_keeps_listener
-        probe = Probe.ACCEPTED if child_listens else Probe.REFUSED
+        probe = Probe.ACCEPTED if listener_held(profile, after) else Probe.REFUSED
     # handle_request() ran: it accepted (or rejected) a connection, or it timed out; under a
     # running serve_forever() the loop dispatched the connection instead
     dispatched = isinstance(event, Connect | TimeOut) and before.server.phase is Phase.OPEN
@@ -116,7 +117,7 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
     )
 
 
-def _ideal_worker_obs(w: Worker) -> WorkerObs:
+def _ideal_worker_obs(w: Worker, stream: bool) -> WorkerObs:
     if w.rejected:  # verify_request() said no: the server shut the request down, nothing ran
         return WorkerObs(
             wid=w.wid,
@@ -125,7 +126,7 @@ def _ideal_worker_obs(w: Worker) -> WorkerObs:
             exited=0,
             shutdown_request=Where(server=1),
             close_request=Where(server=1),
-            client_eof=True,
+            client_eof=True if stream else None,
         )
     if w.kind is Kind.FORK:
         child = Child.RUNNING if w.held else Child.REAPED if w.reaped is Reaped.YES else Child.ZOMBIE
@@ -143,7 +144,7 @@ def _ideal_worker_obs(w: Worker) -> WorkerObs:
         shutdown_request=Where(worker=done),
         close_request=Where(worker=done, server=1 if w.kind is Kind.FORK else 0),
         closed_before_exit=False,
-        client_eof=not w.held,
+        client_eof=not w.held if stream else None,
         released_seq=None if w.held else w.wid,
         retained=False,  # a perfect server lets go of a thread as it finishes
     )

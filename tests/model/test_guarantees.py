@@ -37,6 +37,7 @@ from model import (
     State,
     StepView,
     TimeOut,
+    Transport,
     Violation,
     Where,
     WorkerObs,
@@ -50,10 +51,17 @@ T, F = Kind.THREAD, Kind.FORK
 # --- helpers ----------------------------------------------------------------------------------
 
 
-def view_after(profile: Profile, kind: Kind, *events: Event) -> StepView:
+def view_after(
+    profile: Profile, kind: Kind, *events: Event, transport: Transport = Transport.TCP
+) -> StepView:
     """The ideal view of the last of `events`, run from the initial state."""
     *setup, last = events
-    return ideal_view(profile, run(profile, State.initial(kind), *setup), last)
+    return ideal_view(profile, run(profile, State.initial(kind, transport), *setup), last)
+
+
+DATAGRAMS = pytest.mark.parametrize(
+    "transport", [Transport.UDP, Transport.UNIX_DATAGRAM], ids=lambda t: t.value
+)
 
 
 def with_obs(view: StepView, **changes: object) -> StepView:
@@ -587,6 +595,32 @@ def test_request_closed_once_flags_the_clients_eof_at_the_wrong_time(kind: Kind)
 
 @each_kind
 @each_profile
+@DATAGRAMS
+def test_request_closed_once_passes_a_datagram_request_whose_client_sees_no_eof(
+    profile: Profile, kind: Kind, transport: Transport
+) -> None:
+    # a datagram request is no connection: there is no EOF to see, before or after
+    for events in ((Connect(),), (Connect(), Release(0)), (Connect(), Release(0, Outcome.RAISE))):
+        view = view_after(profile, kind, *events, transport=transport)
+        assert [o.client_eof for o in view.obs.workers] == [None]
+        assert_keeps_all(view)
+
+
+@each_kind
+@DATAGRAMS
+def test_request_closed_once_flags_a_datagram_request_closed_other_than_once(
+    kind: Kind, transport: Transport
+) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Release(0), transport=transport)
+    assert flagged(with_worker(view, 0, shutdown_request=Where())) == {
+        "request-closed-once": [
+            "w0 (released to return): shutdown_request ran 0 times in the worker and 0 in the server"
+        ]
+    }
+
+
+@each_kind
+@each_profile
 def test_request_closed_once_passes_one_shutdown_and_close_by_the_worker(
     profile: Profile, kind: Kind
 ) -> None:
@@ -654,15 +688,39 @@ def test_closed_refuses_flags_a_refusal_while_a_cpython_child_holds_the_listener
     view = view_after(CPYTHON_38, F, SetAttr("block_on_close", False), Connect(), Close(), Connect())
     assert view.obs.probe is Probe.ACCEPTED
     assert flagged(with_obs(view, probe=Probe.REFUSED)) == {
-        "closed-refuses": [
-            "a connection was refused, although a running child still holds the listening socket"
-        ]
+        "closed-refuses": ["a connection was refused, although a running child still holds the server socket"]
     }
 
 
 def test_closed_refuses_flags_an_accepted_connection_once_every_cpython_child_ended() -> None:
     events = (SetAttr("block_on_close", False), Connect(), Close(), Release(0), Connect())
     view = view_after(CPYTHON_38, F, *events)
+    assert view.obs.probe is Probe.REFUSED
+    assert list(flagged(with_obs(view, probe=Probe.ACCEPTED))) == ["closed-refuses"]
+
+
+@each_profile
+@DATAGRAMS
+def test_closed_refuses_flags_a_refusal_while_a_datagram_child_holds_the_server_socket(
+    profile: Profile, transport: Transport
+) -> None:
+    # a datagram child answers through the server socket itself: every profile keeps it open
+    events = (SetAttr("block_on_close", False), Connect(), Close(), Connect())
+    view = view_after(profile, F, *events, transport=transport)
+    assert view.obs.probe is Probe.ACCEPTED
+    assert flagged(with_obs(view, probe=Probe.REFUSED)) == {
+        "closed-refuses": ["a connection was refused, although a running child still holds the server socket"]
+    }
+
+
+@each_profile
+@DATAGRAMS
+def test_closed_refuses_flags_a_datagram_accepted_once_every_thread_server_closed(
+    profile: Profile, transport: Transport
+) -> None:
+    # a handler thread shares the server socket object, but server_close() closed it
+    events = (SetAttr("block_on_close", False), Connect(), Close(), Connect())
+    view = view_after(profile, T, *events, transport=transport)
     assert view.obs.probe is Probe.REFUSED
     assert list(flagged(with_obs(view, probe=Probe.ACCEPTED))) == ["closed-refuses"]
 
@@ -725,6 +783,21 @@ def test_rejected_request_closed_flags_a_rejected_request_not_closed_once_by_the
     assert flagged(with_worker(view, 1, close_request=Where(server=2))) == {
         "rejected-request-closed": [
             "w1 (rejected): close_request ran 0 times in the worker and 2 in the server"
+        ]
+    }
+
+
+@each_kind
+@DATAGRAMS
+def test_rejected_request_closed_passes_a_rejected_datagram_without_eof(
+    kind: Kind, transport: Transport
+) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(rejected=True), transport=transport)
+    assert view.obs.workers[0].client_eof is None
+    assert_keeps_all(view)
+    assert flagged(with_worker(view, 0, close_request=Where())) == {
+        "rejected-request-closed": [
+            "w0 (rejected): close_request ran 0 times in the worker and 0 in the server"
         ]
     }
 

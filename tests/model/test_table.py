@@ -27,8 +27,10 @@ from model import (
     State,
     StepRefused,
     TimeOut,
+    Transport,
     Worker,
     allowed,
+    listener_held,
     step,
 )
 from tests.model.model_helpers import ALL_PROFILES, candidates, each_kind, each_profile, run, traces
@@ -283,3 +285,24 @@ def test_loop_reaps_exited_children_maybe(profile: Profile) -> None:
     assert [w.reaped for w in s.workers] == [Reaped.MAYBE, Reaped.MAYBE]
     s = step(profile, s, TimeOut())  # handle_timeout() reaps whatever the loop left
     assert [w.reaped for w in s.workers] == [Reaped.YES, Reaped.YES]
+
+
+# --- transports ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("transport", list(Transport), ids=lambda t: t.value)
+@each_profile
+def test_listener_held_only_by_running_children_that_keep_it(profile: Profile, transport: Transport) -> None:
+    keeps = profile.child_keeps_listener or not transport.stream
+    thread = run(profile, State.initial(Kind.THREAD, transport), Connect())
+    assert not listener_held(profile, thread)
+    fork = run(profile, State.initial(Kind.FORK, transport), Connect())
+    assert listener_held(profile, fork) is keeps
+    assert not listener_held(profile, run(profile, fork, Release(0)))
+    assert not listener_held(
+        profile, run(profile, State.initial(Kind.FORK, transport), Connect(rejected=True))
+    )
+
+
+def test_transport_stream_is_tcp_and_unix_only() -> None:
+    assert [t for t in Transport if t.stream] == [Transport.TCP, Transport.UNIX]

@@ -16,10 +16,17 @@ from checker.driver import Driver
 from checker.machine import Action, Counterexample, RunConfig, machine_for
 from checker.run import check_kind
 from checker.targets import resolve
-from model import DOCUMENTED, Kind, Outcome, Profile, allowed, profile_for_version
+from model import DOCUMENTED, Kind, Outcome, Profile, Transport, allowed, profile_for_version
 
 EXAMPLES = int(os.environ.get("SOCKCHECK_EXAMPLES", "40"))
-SEEDS = (0, 1)
+# Two seeds on TCP, one on each other transport: the transports share all but the socket.
+RUNS = [
+    (Transport.TCP, 0),
+    (Transport.TCP, 1),
+    (Transport.UDP, 0),
+    (Transport.UNIX, 0),
+    (Transport.UNIX_DATAGRAM, 0),
+]
 
 
 @pytest.fixture(scope="module", params=["impl", "stdlib"])
@@ -30,23 +37,29 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     driver.quit()
 
 
-@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize(("transport", "seed"), RUNS, ids=[f"{t.value}-{s}" for t, s in RUNS])
 @pytest.mark.parametrize("kind", [Kind.THREAD, Kind.FORK], ids=lambda k: k.value)
-def test_target_refines_its_profile(driver: Driver, kind: Kind, seed: int) -> None:
+def test_target_refines_its_profile(driver: Driver, kind: Kind, transport: Transport, seed: int) -> None:
     if driver.target.label == "impl":
         profile = DOCUMENTED
     else:
         profile = profile_for_version(sys.version_info[:3])
         assert profile is not None
-    result = check_kind(driver, profile, kind, examples=EXAMPLES, seed=seed)
+    result = check_kind(driver, profile, kind, transport=transport, examples=EXAMPLES, seed=seed)
     assert result.passed, [str(f) for f in result.failures]
     assert result.examples >= EXAMPLES
     assert result.steps > result.examples  # the examples did something
 
 
-def replay(driver: Driver, profile: Profile, kind: Kind, actions: list[tuple[Action, bool]]) -> str | None:
+def replay(
+    driver: Driver,
+    profile: Profile,
+    kind: Kind,
+    actions: list[tuple[Action, bool]],
+    transport: Transport = Transport.TCP,
+) -> str | None:
     """Run fixed steps through the refinement machine; the guarantee broken, if any."""
-    machine = machine_for(RunConfig(driver=driver, profile=profile, kind=kind))()
+    machine = machine_for(RunConfig(driver=driver, profile=profile, kind=kind, transport=transport))()
     try:
         for action, value in actions:
             candidate = machine._candidate(action, 0, Outcome.RETURN, value)
@@ -84,3 +97,19 @@ def test_stdlib_diverges_from_documented_where_the_history_says(
         assert replay(driver, as_built, kind, actions) is None
     finally:
         driver.quit()
+
+
+@pytest.mark.parametrize("transport", [Transport.UDP, Transport.UNIX_DATAGRAM], ids=lambda t: t.value)
+def test_a_datagram_child_holds_the_server_socket_under_every_profile(transport: Transport) -> None:
+    """The divergence above is a stream one: a datagram child needs the server socket."""
+    as_built = profile_for_version(sys.version_info[:3])
+    assert as_built is not None
+    steps = [*LATCH, (Action.CONNECT, False)] if transport is Transport.UNIX_DATAGRAM else LATCH
+    for target in ("stdlib", "impl"):
+        driver = Driver(resolve(target, None), deadline=1.0)
+        try:
+            driver.load()
+            for profile in (DOCUMENTED, as_built):
+                assert replay(driver, profile, Kind.FORK, steps, transport) is None, (target, profile.name)
+        finally:
+            driver.quit()

@@ -26,6 +26,7 @@ class Variant:
     # agent restart per example, and shows at its first release anyway.
     examples: int = 100
     deadline: float = 1.0  # SOCKCHECK_DEADLINE for its run
+    transport: str = "tcp"  # the transport it is checked on
 
     def write(self, folder: Path) -> Path:
         source = Path(socketserver.__file__).read_text()
@@ -325,6 +326,25 @@ VARIANTS += (
         "bpo-2302",
         examples=10,
         deadline=0.3,
+    ),
+)
+
+# --- transports -----------------------------------------------------------------------
+
+VARIANTS += (
+    Variant(
+        "udp-close-request-closes-socket",
+        "UDPServer.close_request() closes the request's socket, which is the server's own",
+        (
+            (
+                "    def close_request(self, request):\n        # No need to close anything.\n        pass",
+                "    def close_request(self, request):\n        request[1].close()",
+            ),
+        ),
+        "fork",
+        "dispatch-does-not-wait",
+        2,
+        transport="udp",
     ),
 )
 

@@ -39,10 +39,16 @@ def sockcheck(*args: str, deadline: float = 1.0) -> subprocess.CompletedProcess[
 
 
 def check_json(
-    module: Path, kind: str, folder: Path, examples: int = 100, deadline: float = 1.0
+    module: Path,
+    kind: str,
+    folder: Path,
+    examples: int = 100,
+    deadline: float = 1.0,
+    transport: str = "tcp",
 ) -> tuple[int, dict[str, Any]]:
     report = folder / "report.json"
-    args = ["--kind", kind, "--seed", "0", "--examples", str(examples), "--json", str(report)]
+    args = ["--kind", kind, "--transport", transport, "--seed", "0", "--examples", str(examples)]
+    args += ["--json", str(report)]
     done = sockcheck("check", "--module", str(module), *args, deadline=deadline)
     assert done.returncode in (0, 1), done.stderr
     return done.returncode, json.loads(report.read_text())
@@ -57,7 +63,7 @@ def found(report: dict[str, Any]) -> dict[str, int]:
 def test_variant_is_found_minimally(variant: Variant, tmp_path: Path) -> None:
     module = variant.write(tmp_path)
     kind = "both" if variant.name in FIRST_SLICE else variant.kind
-    status, report = check_json(module, kind, tmp_path, variant.examples, variant.deadline)
+    status, report = check_json(module, kind, tmp_path, variant.examples, variant.deadline, variant.transport)
     assert status == 1
     broken = found(report)
     assert variant.guarantee in broken, broken
@@ -67,9 +73,10 @@ def test_variant_is_found_minimally(variant: Variant, tmp_path: Path) -> None:
 def test_unmodified_copy_refines(tmp_path: Path) -> None:
     module = tmp_path / "socketserver.py"
     shutil.copy(socketserver.__file__, module)
-    status, report = check_json(module, "both", tmp_path)
+    status, report = check_json(module, "both", tmp_path, transport="all")
     assert status == 0, found(report)
-    assert [r["kind"] for r in report["results"]] == ["thread", "fork"]
+    checked = [(r["kind"], r["transport"]) for r in report["results"]]
+    assert checked == [(k, t) for t in ("tcp", "udp", "unix", "unix-datagram") for k in ("thread", "fork")]
     assert all(r["passed"] and r["examples"] >= 100 for r in report["results"])
 
 
@@ -125,7 +132,7 @@ def test_module_without_the_servers_exits_2(tmp_path: Path) -> None:
         (["check", "--kind", "process"], "invalid choice"),
         (["check", "--profile", "cpython-1.0"], "unknown"),
         (["check", "--examples", "0"], "positive whole number"),
-        (["check", "--transport", "udp"], "only tcp"),
+        (["check", "--transport", "sctp"], "invalid choice"),
         (["frobnicate"], "invalid choice"),
     ],
 )
