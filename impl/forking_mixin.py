@@ -6,14 +6,17 @@ Differences from CPython 3.7+ (each allowed by the documentation, each a wart th
   refuses connections even while children still run (CPython's children keep it open).
 * server_close() with block_on_close false never blocks: CPython's max_children loop can
   block it in waitpid(-1) when the server is at its cap.
-* Only the server's own children are ever reaped: at the cap it waits for one of its own
-  children, never with waitpid(-1), which can reap a child that is not the server's.
+* Only the server's own children are ever reaped: at the cap it waits until one of its
+  own children exits (through pidfds where the platform has them), never with waitpid(-1),
+  which can reap a child that is not the server's.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import socket
+import time
 from typing import Any
 
 
@@ -33,7 +36,7 @@ class ForkingMixIn:
         while self.active_children and len(self.active_children) >= self.max_children:
             self._reap(blocking=False)
             if len(self.active_children) >= self.max_children:
-                self._reap_one(min(self.active_children))
+                _wait_for_an_exit(self.active_children)
         self._reap(blocking=blocking)
 
     def _reap(self, *, blocking: bool) -> None:
@@ -84,10 +87,43 @@ class ForkingMixIn:
     def _drop_listener(self) -> None:
         # A datagram child answers through the server socket; only a stream child can let go.
         listener = getattr(self, "socket", None)
-        if listener is not None and listener.type == socket.SOCK_STREAM:
+        if listener is not None and listener.type != socket.SOCK_DGRAM:  # stream, seqpacket
             listener.close()
 
     def server_close(self) -> None:
         super().server_close()  # type: ignore[misc]
         if self.active_children is not None:
             self._reap(blocking=self.block_on_close)
+
+
+def _wait_for_an_exit(pids: set[int]) -> None:
+    """Block until one of `pids` has exited (or is gone), without reaping it."""
+    fds: list[int] = []
+    try:
+        for pid in sorted(pids):
+            fds.append(os.pidfd_open(pid))
+    except ProcessLookupError:  # reaped by someone else: the caller's _reap() drops it
+        fds.append(-1)
+    except (AttributeError, OSError):  # no pidfds here: look at each child in turn
+        _poll_for_an_exit(pids)
+        return
+    try:
+        if -1 not in fds:
+            select.select(fds, [], [])
+    finally:
+        for fd in fds:
+            if fd >= 0:
+                os.close(fd)
+
+
+def _poll_for_an_exit(pids: set[int]) -> None:
+    pause = 0.0005
+    while True:
+        for pid in sorted(pids):
+            try:
+                if os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None:
+                    return
+            except ChildProcessError:
+                return
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
