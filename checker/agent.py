@@ -41,8 +41,15 @@ import weakref
 
 AGENT_PID = os.getpid()
 SETTLE_STEP = 0.002  # how long the watcher waits between two looks at a blocking call
+# Further looks that must find the call in the same C call before it counts as blocked: one
+# quick call that lets go of the GIL can straddle two looks on a busy machine, not four.
+SETTLE_LOOKS = 3
 TIMEOUT = 0.005  # server.timeout, so a handle_request() with nothing to accept times out
 POLL = 0.01  # serve_forever(poll_interval): bounds how long shutdown() takes
+# A connection the model says waits in the backlog (the loop sits at max_children) is given
+# this long to be wrongly accepted before the step is observed. It can only make a violation
+# show a step sooner: a correct server never accepts it, however long we wait.
+QUEUED_GRACE = 0.05
 
 
 class ProbeError(Exception):
@@ -167,11 +174,12 @@ class Call(object):
             self.done.wait(deadline)
             return
         end = time.monotonic() + deadline
-        seen = None
+        seen, looks = None, 0
         while not self.done.wait(SETTLE_STEP):
             pending = self.pending
-            if pending is not None and pending == seen:
-                return  # the same C call both times, and this thread ran meanwhile
+            looks = looks + 1 if pending is not None and pending == seen else 0
+            if looks == SETTLE_LOOKS:
+                return  # the same C call every time, and this thread ran meanwhile
             seen = pending
             if time.monotonic() > end:
                 return
@@ -210,8 +218,11 @@ class Request(object):
         self.thread_ref = None
         self.daemon = None
         self.pid = None  # the child (fork servers)
+        self.exit_status = None  # the child's, once seen exited and not yet reaped
         self.word_sent = False
         self.rejected = False
+        self.fails = False  # its thread cannot start / its fork fails
+        self.queued = False  # waiting in the backlog while the loop sits at max_children
 
     def close(self):
         for sock in (self.client, self.word_out, self.word_in):
@@ -243,6 +254,8 @@ class Agent(object):
         self.transport = "tcp"
         self.folder = None  # a private folder for Unix socket files
         self.probes = 0
+        self.foreign_sockets = set()
+        self.server_inode = None
         self.deadline = 1.0
         self.requests = []
         self.by_key = {}
@@ -251,6 +264,8 @@ class Agent(object):
         self.dispatch_call = None
         self.loop_call = None
         self.shutdown_call = None
+        # Work for the running loop's next service_actions() to do first, then report.
+        self.next_turn = None
         self.probe = None
         with self.events.cond:
             self.events.generation += 1
@@ -294,6 +309,10 @@ class Agent(object):
         self.kind = kind
         self.transport = transport
         self.deadline = deadline
+        # Sockets an earlier example's server left behind (a leak it was already judged for)
+        # are not this one's: collect the cycles that may still hold some, then note the rest.
+        gc.collect()
+        self.foreign_sockets = set((self._sockets() or {}).values())
         base = _server_class(self.module, kind, transport)
         server_class = _instrumented_server(self, base)
         handler_class = _probe_handler(self, self.module.BaseRequestHandler)
@@ -304,6 +323,7 @@ class Agent(object):
             address = ("127.0.0.1", 0)
         self.server = server_class(address, handler_class)
         self.server.timeout = TIMEOUT
+        self.server_inode = _inode(self.server.socket.fileno())
         return {"class": base.__name__, "composed": base.__module__ == __name__}
 
     def _unix(self):
@@ -326,13 +346,14 @@ class Agent(object):
             client.bind(("127.0.0.1", 0))
         return client
 
-    def cmd_connect(self, rejected=False):
+    def cmd_connect(self, rejected=False, queued=False, fails=False):
         rid = len(self.requests)
         # Bind first and register the address, then connect or send: a running
         # serve_forever() takes the request at once, and its hooks look it up by address.
         client = self._client_socket("c%d" % rid)
         request = Request(rid, client, address_key(client.getsockname()))
         request.rejected = rejected
+        request.fails = fails
         self.requests.append(request)
         self.by_key[request.key] = rid
         client.settimeout(self.deadline)
@@ -341,16 +362,21 @@ class Agent(object):
         else:
             client.sendto(b"sockcheck request %d" % rid, self._server_address())
         client.settimeout(None)
-        # The server is done with the request once it is dispatched (a rejected one: once
-        # the server closed it).
-        done = "close_request" if rejected else "dispatched"
+        # The server is done with the request once it is dispatched (a rejected one, or one
+        # whose worker failed to start: once the server closed it).
+        done = "close_request" if rejected or fails else "dispatched"
+        if queued:  # the loop waits at max_children: it must not take it
+            request.queued = True
+            if self.events.wait_for(lambda log: self._has(log, done, rid, AGENT_PID), QUEUED_GRACE):
+                self._wait_accepted(request)  # it did: let its worker show itself
+            return self.observe()
         if self._serving():  # serve_forever() takes it; nothing else says when it is done
             dispatched = self._wait_events(lambda log: self._has(log, done, rid, AGENT_PID))
         else:  # handle_request() dispatches before it returns, or never will
             self._handle_request()
             self.events.sync(self.deadline)
             dispatched = self._has(self.events.log, done, rid, AGENT_PID)
-        if dispatched and not rejected:
+        if dispatched and not rejected and not fails:
             self._wait_events(lambda log: self._has(log, "enter", rid))
             self._learn_worker(request)
         return self.observe()
@@ -361,7 +387,14 @@ class Agent(object):
     def cmd_serve(self):
         server = self.server
         self.loop_call = Call("serve_forever", lambda: server.serve_forever(POLL), self.events, watch=False)
+        self._on_next_turn(lambda: None)  # its first turn has looked at max_children
         return self.observe()
+
+    def _on_next_turn(self, work):
+        """Have the running loop do `work` as its next service_actions() starts, and wait."""
+        start = len(self.events.log)
+        self.next_turn = work
+        self._wait_events(lambda log: any(e["e"] == "service_actions" for e in log[start:]))
 
     def cmd_shutdown(self):
         self._shutdown()
@@ -369,29 +402,57 @@ class Agent(object):
         self.loop_call.settle(True, self.deadline)
         return self.observe()
 
-    def cmd_time_out(self):
-        """handle_request() with nothing to accept: it must time out (server.timeout)."""
-        self._handle_request()
+    def cmd_time_out(self, must_return=True):
+        """handle_request() with nothing to accept: it times out (server.timeout), and then
+        waits in handle_timeout() if the forking server is at max_children."""
+        self._handle_request(must_return)
         return self.observe()
 
-    def _handle_request(self):
-        """handle_request() on a thread of its own; it must return within the deadline."""
-        self.dispatch_call = Call("handle_request", self.server.handle_request, self.events, watch=False)
-        self.dispatch_call.settle(True, self.deadline)
+    def _handle_request(self, must_return=True):
+        """handle_request() on a thread of its own, watched unless it must return.
+
+        One that may block does so in handle_timeout(), after its select() timed out (a
+        select() that has not yet timed out sits in one C call too).
+        """
+        start = len(self.events.log)
+        call = Call("handle_request", self.server.handle_request, self.events, watch=not must_return)
+        self.dispatch_call = call
+        if not must_return:
+            self._wait_events(lambda log: any(e["e"] == "handle_timeout" for e in log[start:]))
+        call.settle(must_return, self.deadline)
 
     def _shutdown(self):
         self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=False)
 
-    def cmd_release(self, rid, outcome, close_must_return):
+    def cmd_release(self, rid, outcome, close_must_return, dispatch_must_return=True, accepted=()):
         request = self.requests[rid]
-        request.word_out.sendall(b"r" if outcome == "raise" else b"f")
+        request.word_out.sendall({"raise": b"r", "exit": b"x"}.get(outcome, b"f"))
         request.word_sent = True
         self._wait_done(request)
+        for other in accepted:  # the loop was at max_children: now it takes these
+            self._wait_accepted(self.requests[other])
         self._settle_close(close_must_return)
+        call = self.dispatch_call
+        if call is not None and not call.done.is_set():
+            call.settle(dispatch_must_return, self.deadline)
         return self.observe()
 
-    def cmd_set(self, name, value):
-        setattr(self.server, name, value)
+    def _wait_accepted(self, request):
+        request.queued = False
+        done = "close_request" if request.rejected or request.fails else "enter"
+        rid = request.rid
+        self._wait_events(lambda log: self._has(log, done, rid, None if done == "enter" else AGENT_PID))
+        self._learn_worker(request)
+
+    def cmd_set(self, name, value, sync_loop=False):
+        server = self.server
+        if sync_loop:
+            # Set between two turns of the running loop, so which turn first reads the value
+            # is known: set from another thread, a turn already inside service_actions() may
+            # or may not see it (and then wait at the cap without a word).
+            self._on_next_turn(lambda: setattr(server, name, value))
+        else:
+            setattr(server, name, value)
         return self.observe()
 
     def cmd_close(self, must_return):
@@ -412,9 +473,29 @@ class Agent(object):
             self.probe = "timeout"  # something holds the address but does not answer
         finally:
             probe.close()
+        if self.probe != "refused" and not self._unix() and not self._server_socket_alive():
+            # A port number is not ours alone: once the server let go of it, another process
+            # (a parallel test, say) may have bound it. Ours no longer listens: a refusal.
+            self.probe = "refused"
         result = self.observe()
         self.probe = None
         return result
+
+    def _server_socket_alive(self):
+        """Whether the server's own socket is still open here or in one of its children."""
+        pids = ["self"] + [str(pid) for pid in self.children if _child_state(pid) == "running"]
+        for pid in pids:
+            try:
+                fds = os.listdir("/proc/%s/fd" % pid)
+            except OSError:
+                continue
+            for fd in fds:
+                try:
+                    if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == self.server_inode:
+                        return True
+                except OSError:
+                    pass
+        return self.server_inode is None  # not measurable here: believe the probe
 
     def _try(self, probe):
         address = self._server_address()
@@ -446,6 +527,14 @@ class Agent(object):
         for call in (self.close_call, self.dispatch_call, self.loop_call, self.shutdown_call):
             if call is not None and not call.done.wait(max(0, end - time.monotonic())):
                 leftovers.append("%s() still blocked" % call.name)
+        for request in self.requests:  # a loop at max_children may have taken some late
+            if (
+                request.pid is None
+                and request.thread_ref is None
+                and not request.rejected
+                and not request.fails
+            ):
+                self._learn_late_worker(request, end)
         for request in self.requests:
             if not self._wait_done(request, max(0, end - time.monotonic())):
                 leftovers.append("worker of request %d still running" % request.rid)
@@ -473,6 +562,14 @@ class Agent(object):
 
     def _has(self, log, name, rid, pid=None):
         return any(e["e"] == name and e["rid"] == rid and pid in (None, e["pid"]) for e in self._mine(log))
+
+    def _learn_late_worker(self, request, end):
+        """A request the loop dispatched after all: wait for its worker to show itself."""
+        rid = request.rid
+        self.events.sync(max(0, end - time.monotonic()))
+        if self._has(self.events.log, "dispatched", rid, AGENT_PID):
+            self.events.wait_for(lambda log: self._has(log, "enter", rid), max(0, end - time.monotonic()))
+            self._learn_worker(request)
 
     def _learn_worker(self, request):
         for event in self._mine(self.events.log):
@@ -534,7 +631,35 @@ class Agent(object):
             "dispatch_error": self.dispatch_call.error if self.dispatch_call else None,
             "probe": self.probe,
             "handle_timeout": sum(1 for e in log if e["e"] == "handle_timeout"),
+            "server_sockets": self._server_sockets(),
         }
+
+    def _server_sockets(self):
+        """Sockets open in this process that are not the agent's own (clients, word pairs)."""
+        sockets = self._sockets()
+        if sockets is None:
+            return None  # no /proc here: not measured
+        mine = set()
+        for request in self.requests:
+            for sock in (request.client, request.word_out, request.word_in):
+                mine.add(sock.fileno())  # -1 once closed
+        return sum(1 for fd, inode in sockets.items() if fd not in mine and inode not in self.foreign_sockets)
+
+    def _sockets(self):
+        """{descriptor: 'socket:[inode]'} for every socket open in this process."""
+        try:
+            fds = os.listdir("/proc/self/fd")
+        except OSError:
+            return None
+        found = {}
+        for fd in fds:
+            try:
+                target = os.readlink("/proc/self/fd/" + fd)
+            except OSError:
+                continue  # the listing's own descriptor, already gone
+            if target.startswith("socket:"):
+                found[int(fd)] = target
+        return found
 
     def _observe_request(self, request, log):
         mine = [e for e in log if e["rid"] == request.rid]
@@ -563,7 +688,9 @@ class Agent(object):
             child = None
             retained = request.retained()
         elif request.pid is not None:
-            child = _child_state(request.pid)
+            child, status = _child_status(request.pid)
+            if status is not None:
+                request.exit_status = status
             alive = child == "running"
         else:
             alive, child = False, None
@@ -581,13 +708,14 @@ class Agent(object):
             "client_eof": self._client_eof(request),
             "released_seq": released,
             "retained": retained,
+            "exit_status": request.exit_status,
         }
 
     def _client_eof(self, request):
         """EOF on the client: waited for (bounded) once the worker is done, peeked otherwise."""
         if not self._stream():
             return None  # a datagram request has no connection to end
-        if request.word_sent or request.rejected:
+        if (request.word_sent or request.rejected or request.fails) and not request.queued:
             ready, _, _ = select.select([request.client], [], [], self.deadline)
             if not ready:
                 return False
@@ -645,13 +773,25 @@ def _instrumented_server(agent, base):
             return base.verify_request(self, request, client_address)
 
         def process_request(self, request, client_address):
-            base.process_request(self, request, client_address)
+            rid = agent.rid_of(request)
+            if rid is not None and agent.requests[rid].fails:
+                with _spawn_fails():
+                    base.process_request(self, request, client_address)
+            else:
+                base.process_request(self, request, client_address)
             if os.getpid() == AGENT_PID:  # a forked child never comes back here
-                events.emit("dispatched", agent.rid_of(request))
+                events.emit("dispatched", rid)
 
         def handle_timeout(self):
             events.emit("handle_timeout")
             base.handle_timeout(self)
+
+        def service_actions(self):
+            work, agent.next_turn = agent.next_turn, None
+            if work is not None:  # before the mix-in reads max_children
+                work()
+                events.emit("service_actions")
+            base.service_actions(self)
 
         def handle_error(self, request, client_address):
             rid = agent.rid_of(request)
@@ -665,8 +805,10 @@ def _instrumented_server(agent, base):
 
         def close_request(self, request):
             rid = agent.rid_of(request)
-            events.emit("close_request", rid, where=agent.where(rid))
-            base.close_request(self, request)
+            try:
+                base.close_request(self, request)
+            finally:  # after: whoever waits for this event finds the descriptor closed
+                events.emit("close_request", rid, where=agent.where(rid))
 
     Instrumented.__name__ = "Probed" + base.__name__
     return Instrumented
@@ -692,9 +834,39 @@ def _probe_handler(agent, base):
             if word == b"r":
                 events.emit("exit", rid, how="raise")
                 raise ProbeError("raised on purpose by the checker")
+            if word == b"x":
+                events.emit("exit", rid, how="exit")
+                raise SystemExit(3)  # not the status the child must exit with
             events.emit("exit", rid, how="return")
 
     return ProbeHandler
+
+
+@contextlib.contextmanager
+def _spawn_fails():
+    """Within: starting a thread raises as at the thread limit, and fork() as at EAGAIN."""
+    start, fork = threading.Thread.start, getattr(os, "fork", None)
+
+    def no_thread(thread):
+        raise RuntimeError("can't start new thread")
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    threading.Thread.start = no_thread
+    os.fork = no_fork
+    try:
+        yield
+    finally:
+        threading.Thread.start = start
+        os.fork = fork
+
+
+def _inode(fd):
+    try:
+        return os.readlink("/proc/self/fd/%d" % fd)
+    except OSError:
+        return None
 
 
 def _server_class(module, kind, transport):
@@ -717,11 +889,19 @@ def _server_class(module, kind, transport):
 
 
 def _child_state(pid):
+    return _child_status(pid)[0]
+
+
+def _child_status(pid):
+    """('running' | 'zombie' | 'reaped', the exit status if a zombie: -N if killed by N)."""
     try:
         info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
-        return "reaped"
-    return "running" if info is None else "zombie"
+        return "reaped", None
+    if info is None:
+        return "running", None
+    status = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
+    return "zombie", status
 
 
 def _wait_child_exit(pid, timeout):

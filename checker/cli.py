@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig, TargetBroke
 from checker.report import counterexample_text, steps_json, steps_text
-from checker.run import Failure, KindResult, check_kind
+from checker.run import Failure, FlakyTarget, KindResult, check_kind
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
 
@@ -149,7 +149,8 @@ def _print_result(result: KindResult) -> None:
         print(f"counterexample ({result.server_class}, profile {result.profile.name}):")
         for line in _failure_lines(failure):
             print(("  " + line).rstrip())
-    if result.divergence is not None:
+    broken = {f.guarantee.name for f in result.failures if isinstance(f, Counterexample)}
+    if result.divergence is not None and result.divergence.violations[0].guarantee.name not in broken:
         first = result.divergence.violations[0].guarantee.name
         print(
             f"    note: {result.server_class} also diverges from `documented` ({first}); "
@@ -160,6 +161,8 @@ def _print_result(result: KindResult) -> None:
 def _failure_lines(failure: Failure) -> list[str]:
     if isinstance(failure, Counterexample):
         return counterexample_text(failure.violations, failure.steps)
+    if isinstance(failure, FlakyTarget):
+        return [f"the target is flaky: {failure}", "(the same steps behaved differently when replayed)"]
     what = "hung or crashed" if isinstance(failure, TargetBroke) else "left work behind"
     lines = [f"the target {what}: {failure}"]
     lines.append(f"steps ({len(failure.steps)}):")
@@ -216,7 +219,7 @@ def _failure_json(failure: Failure) -> dict[str, Any]:
             "broken": [v.guarantee.name for v in failure.violations],
             "steps": steps_json(failure.steps),
         }
-    kind = "target-failure" if isinstance(failure, TargetBroke) else "leftovers"
+    kind = {TargetBroke: "target-failure", FlakyTarget: "flaky"}.get(type(failure), "leftovers")
     return {"guarantee": None, "kind": kind, "message": str(failure), "steps": steps_json(failure.steps)}
 
 

@@ -150,8 +150,9 @@ class Driver:
         result = self._ask({"op": "start", "kind": kind, "transport": transport, "deadline": self.deadline})
         return str(result["class"]) + (" (composed)" if result["composed"] else "")
 
-    def connect(self, rejected: bool = False) -> Observation:
-        return _observation(self._ask({"op": "connect", "rejected": rejected}))
+    def connect(self, rejected: bool = False, queued: bool = False, fails: bool = False) -> Observation:
+        command = {"op": "connect", "rejected": rejected, "queued": queued, "fails": fails}
+        return _observation(self._ask(command))
 
     def serve(self) -> Observation:
         return _observation(self._ask({"op": "serve"}))
@@ -159,20 +160,31 @@ class Driver:
     def shutdown(self) -> Observation:
         return _observation(self._ask({"op": "shutdown"}))
 
-    def time_out(self) -> Observation:
-        return _observation(self._ask({"op": "time_out"}))
+    def time_out(self, must_return: bool = True) -> Observation:
+        return _observation(self._ask({"op": "time_out", "must_return": must_return}))
 
-    def release(self, wid: int, outcome: Outcome, close_must_return: bool) -> Observation:
+    def release(
+        self,
+        wid: int,
+        outcome: Outcome,
+        close_must_return: bool,
+        dispatch_must_return: bool = True,
+        accepted: list[int] | None = None,
+    ) -> Observation:
+        """Release a held handler; `accepted`: waiting connections the loop then takes."""
         command = {
             "op": "release",
             "rid": wid,
             "outcome": outcome.value,
             "close_must_return": close_must_return,
+            "dispatch_must_return": dispatch_must_return,
+            "accepted": accepted or [],
         }
         return _observation(self._ask(command))
 
-    def set_attr(self, name: str, value: bool) -> Observation:
-        return _observation(self._ask({"op": "set", "name": name, "value": value}))
+    def set_attr(self, name: str, value: bool | int, sync_loop: bool = False) -> Observation:
+        """Set an attribute; with `sync_loop`, return once the running loop has looked at it."""
+        return _observation(self._ask({"op": "set", "name": name, "value": value, "sync_loop": sync_loop}))
 
     def close(self, must_return: bool) -> Observation:
         return _observation(self._ask({"op": "close", "must_return": must_return}))
@@ -209,6 +221,7 @@ def _worker(raw: dict[str, Any]) -> WorkerObs:
         client_eof=raw["client_eof"],
         released_seq=raw["released_seq"],
         retained=raw["retained"],
+        exit_status=raw["exit_status"],
     )
 
 
@@ -228,4 +241,5 @@ def _observation(raw: dict[str, Any]) -> Observation:
         handle_timeout=raw["handle_timeout"],
         loop=_CALL[raw["loop"]],
         shutdown=_CALL[raw["shutdown"]],
+        server_sockets=raw["server_sockets"],
     )

@@ -23,6 +23,7 @@ from checker.driver import Driver, TargetFailure
 from model import (
     ATTRIBUTES,
     DOCUMENTED,
+    Capped,
     Close,
     Connect,
     Event,
@@ -52,6 +53,8 @@ MAX_HELD = 4  # held workers at once: enough for every guarantee here, small eno
 # socket, each accepted attempt stays in its accept queue (request_queue_size=5 by default);
 # fewer than that keeps every answer a prompt accept or refusal.
 MAX_PROBES = 3
+ARGUMENTS = 3 * MAX_HELD  # an action's argument: which held worker (÷3) and a variant (%3)
+OUTCOMES = (Outcome.RETURN, Outcome.RAISE, Outcome.EXIT)
 
 
 class Action(enum.Enum):
@@ -62,12 +65,17 @@ class Action(enum.Enum):
     CLOSE = "server_close"
     SET_BLOCK_ON_CLOSE = "set block_on_close"
     SET_DAEMON_THREADS = "set daemon_threads"
+    SET_MAX_CHILDREN = "set max_children"
     TIME_OUT = "handle_request with nothing to accept"
     SERVE = "serve_forever"
     SHUTDOWN = "shutdown"
 
 
-ATTRIBUTE_OF = {Action.SET_BLOCK_ON_CLOSE: "block_on_close", Action.SET_DAEMON_THREADS: "daemon_threads"}
+ATTRIBUTE_OF = {
+    Action.SET_BLOCK_ON_CLOSE: "block_on_close",
+    Action.SET_DAEMON_THREADS: "daemon_threads",
+    Action.SET_MAX_CHILDREN: "max_children",
+}
 assert set(ATTRIBUTE_OF.values()) == set(ATTRIBUTES)
 
 
@@ -160,27 +168,41 @@ class RefinementMachine(RuleBasedStateMachine):
 
     # -- the one rule -----------------------------------------------------------------------
     #
-    # One rule with the same draws at every step, rather than a rule per event with
+    # One rule with the same draw at every step, rather than a rule per event with
     # preconditions: Hypothesis draws a rule's enable flag the first time that rule is
     # considered, and redraws when it picks a rule whose precondition is false, so with
     # several rules the shape of a step's choices depends on the state, and deleting a
     # step misaligns every step after it (the shrinker then deletes nothing). Here every
-    # step is two draws, (action, argument), whatever the state; an action the state does
-    # not allow is a no-op, which the shrinker removes. Two draws, because with the two
-    # Hypothesis makes per step that is four choices, and its deletion passes remove at
-    # most five consecutive choices.
+    # step is ONE draw, a number that encodes (action, argument), whatever the state; an
+    # action the state does not allow is a no-op, which the shrinker removes. One draw,
+    # because Hypothesis's deletion passes remove a few consecutive choices at a time: with
+    # three choices a step (the draw and Hypothesis's own two), deleting two neighbouring
+    # steps at once is within reach, which is how a stray connect-and-release pair goes.
+    # The number shrinks towards the first action with the first argument.
 
-    @rule(action=st.sampled_from(Action), argument=st.integers(0, 2 * MAX_HELD - 1))
-    def step(self, action: Action, argument: int) -> None:
-        index, flag = divmod(argument, 2)  # which held worker; raise / reject / the value to set
-        outcome = Outcome.RAISE if flag else Outcome.RETURN
-        value = bool(flag)
+    @rule(choice=st.integers(0, len(Action) * ARGUMENTS - 1))
+    def step(self, choice: int) -> None:
+        action_index, argument = divmod(choice, ARGUMENTS)
+        self.act(list(Action)[action_index], argument)
+
+    def act(self, action: Action, argument: int) -> None:
+        index, variant = divmod(argument, len(OUTCOMES))  # which held worker; how / reject / value
+        outcome = OUTCOMES[variant]
+        value: bool | int = variant == 1
+        if action is Action.SET_MAX_CHILDREN:
+            # Relative to the children running now (exactly at the cap, or one or two above),
+            # so that deleting an unrelated connect while shrinking keeps the cap where it was.
+            offset = (0, 1, 2)[argument % 3]
+            value = max(1, len(self.state.held) + offset)
+        elif action in ATTRIBUTE_OF:
+            values = ATTRIBUTES[ATTRIBUTE_OF[action]]
+            value = values[argument % len(values)]
         candidate = self._candidate(action, index, outcome, value)
         if candidate is not None and allowed(self.state, candidate[0]):
             self._do(*candidate)
 
     def _candidate(
-        self, action: Action, index: int, outcome: Outcome, value: bool
+        self, action: Action, index: int, outcome: Outcome, value: bool | int
     ) -> tuple[Event, Callable[[State], Observation]] | None:
         """The event an action stands for in this state, and how to perform it."""
         state = self.state
@@ -188,9 +210,13 @@ class RefinementMachine(RuleBasedStateMachine):
         phase = state.server.phase
         driver = self.driver
         if action is Action.CONNECT:
-            if phase is Phase.OPEN and len(held) < MAX_HELD:
-                rejected = value  # verify_request() says no
-                return Connect(rejected), lambda after: driver.connect(rejected)
+            if phase is Phase.OPEN and len(held) + len(state.queued) < MAX_HELD:
+                # the variant: accepted, rejected by verify_request(), or its worker fails to start
+                rejected, fails = outcome is Outcome.RAISE, outcome is Outcome.EXIT
+                wid = len(state.workers)
+                return Connect(rejected, fails), lambda after: driver.connect(
+                    rejected, after.worker(wid).queued, fails
+                )
             if phase is Phase.CLOSED and self.probes < MAX_PROBES and self._probe_answers():
                 self.probes += 1
                 return Connect(), lambda after: driver.probe()
@@ -200,18 +226,27 @@ class RefinementMachine(RuleBasedStateMachine):
                 return None
             wid = held[index % len(held)].wid
             return Release(wid, outcome), lambda after: driver.release(
-                wid, outcome, _close_must_return(after)
+                wid,
+                outcome,
+                close_must_return=_close_must_return(after),
+                dispatch_must_return=after.server.capped is not Capped.TIMEOUT,
+                accepted=[w.wid for w in state.queued if not after.worker(w.wid).queued],
             )
         if action is Action.CLOSE:
             return Close(), lambda after: driver.close(_close_must_return(after))
         if action is Action.TIME_OUT:
-            return TimeOut(), lambda after: driver.time_out()
+            return TimeOut(), lambda after: driver.time_out(after.server.capped is not Capped.TIMEOUT)
         if action is Action.SERVE:
             return Serve(), lambda after: driver.serve()
         if action is Action.SHUTDOWN:
             return Shutdown(), lambda after: driver.shutdown()
         name = ATTRIBUTE_OF[action]
-        return SetAttr(name, value), lambda after: driver.set_attr(name, value)
+        if name == "max_children" and (state.server.kind is not Kind.FORK or not held):
+            return None  # a thread server has no use for it; with no child running, nor a fork
+        # A running loop re-reads attributes at its next service_actions(), unless it waits
+        # at the cap, where it reads max_children only after a child exited.
+        sync = state.server.loop and state.server.capped is None
+        return SetAttr(name, value), lambda after: driver.set_attr(name, value, sync)
 
     def _probe_answers(self) -> bool:
         """A UDP probe learns only of a refusal; where the model expects none, it would wait

@@ -38,6 +38,8 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
             return "connect()", "to the closed server"
         if event.rejected:
             return "connect(rejected)", f"verify_request() says no to w{len(before.workers)}"
+        if event.fails:
+            return "connect(spawn fails)", f"process_request() cannot start w{len(before.workers)}"
         return "connect()", f"handle_request() spawns w{len(before.workers)}"
     if isinstance(event, Serve):
         return "server.serve_forever()", "on a thread of its own"
@@ -48,6 +50,8 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
     if isinstance(event, Release):
         if event.outcome is Outcome.RAISE:
             return f"release(w{event.wid}, raise)", "its handler raises"
+        if event.outcome is Outcome.EXIT:
+            return f"release(w{event.wid}, exit)", "its handler raises SystemExit"
         return f"release(w{event.wid})", "its handler returns"
     if isinstance(event, SetAttr):
         return f"server.{event.name} = {event.value}", ""

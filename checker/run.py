@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import attrs
 from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
 from checker.driver import CannotRun, Driver
@@ -26,7 +27,15 @@ if sys.version_info < (3, 11):  # pragma: no cover - Hypothesis ships the backpo
 
 STEPS_PER_EXAMPLE = 20
 
-Failure = Counterexample | TargetBroke | TargetLeftovers
+
+class FlakyTarget(Exception):
+    """A failure Hypothesis saw once but could not replay: the target behaves differently on
+    the same steps (a race). Its steps are not known; the message says what was seen."""
+
+    steps: tuple[()] = ()
+
+
+Failure = Counterexample | TargetBroke | TargetLeftovers | FlakyTarget
 
 
 @attrs.frozen
@@ -88,11 +97,16 @@ def check_kind(
         run_state_machine_as_test(machine, settings=run_settings)
     except (Counterexample, TargetBroke, TargetLeftovers) as failure:
         failures = (failure,)
-    except BaseExceptionGroup as group:
-        leaves, rest = group.split((Counterexample, TargetBroke, TargetLeftovers))
+    except Flaky as flaky:  # before the group: FlakyFailure is one too
+        failures = (FlakyTarget(_first_line(flaky)),)
+    except BaseExceptionGroup as group:  # several distinct failures, some perhaps flaky
+        flaky, group = group.split(Flaky)
+        leaves, rest = group.split((Counterexample, TargetBroke, TargetLeftovers)) if group else (None, None)
         if rest is not None:
             raise rest from None
         failures = tuple(_leaves(leaves))
+        if flaky is not None:
+            failures += (FlakyTarget(_first_line(flaky)),)
     finally:
         driver.stop()
     return KindResult(
@@ -103,9 +117,14 @@ def check_kind(
         examples=config.examples_run,
         steps=config.steps_run,
         seconds=time.monotonic() - started,
-        failures=tuple(sorted(failures, key=lambda f: len(f.steps))),
+        failures=tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps)))),
         divergence=config.divergence,
     )
+
+
+def _first_line(error: BaseException) -> str:
+    seen = [line.strip() for line in str(error).splitlines() if line.strip().startswith("last:")]
+    return "a failure did not reproduce on replay" + (f" ({seen[0]})" if seen else "")
 
 
 def _leaves(group: BaseException | None) -> list[Failure]:

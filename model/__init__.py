@@ -30,7 +30,7 @@ This package imports nothing from ``impl`` or ``checker``: it is the semantics a
 from model.guarantees import BY_NAME, GUARANTEES, Guarantee, StepView, Violation, check
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import DOCUMENTED, PROFILES, Profile, profile_for_version
-from model.state import Kind, Outcome, Phase, Reaped, Server, State, Transport, Worker
+from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Transport, Worker
 from model.table import (
     ATTRIBUTES,
     TRANSITIONS,
@@ -46,6 +46,7 @@ from model.table import (
     TimeOut,
     allowed,
     listener_held,
+    server_sockets,
     step,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "PROFILES",
     "TRANSITIONS",
     "Call",
+    "Capped",
     "Child",
     "Close",
     "Connect",
@@ -88,5 +90,6 @@ __all__ = [
     "check",
     "listener_held",
     "profile_for_version",
+    "server_sockets",
     "step",
 ]

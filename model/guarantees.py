@@ -13,8 +13,8 @@ import attrs
 
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import Profile
-from model.state import Kind, Outcome, Phase, Reaped, State, Worker
-from model.table import Connect, Event, Release, Shutdown, TimeOut, listener_held
+from model.state import Capped, Kind, Outcome, Phase, Reaped, State, Worker
+from model.table import Connect, Event, Release, Shutdown, TimeOut, listener_held, server_sockets
 
 
 @attrs.frozen
@@ -28,10 +28,14 @@ class StepView:
     obs: Observation
 
     def pairs(self) -> Iterator[tuple[Worker, WorkerObs]]:
-        """The model's workers beside what was observed of them (missing ones are skipped)."""
+        """The model's workers beside what was observed of them (missing ones are skipped).
+
+        A connection still waiting in the backlog has no worker yet: only max-children
+        judges it.
+        """
         by_wid = {o.wid: o for o in self.obs.workers}
         for worker in self.after.workers:
-            if worker.wid in by_wid:
+            if worker.wid in by_wid and not worker.queued:
                 yield worker, by_wid[worker.wid]
 
 
@@ -66,9 +70,13 @@ def _dispatch_does_not_wait(v: StepView) -> list[str]:
 
 
 def _handler_runs(v: StepView) -> list[str]:
-    if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.OPEN) or v.event.rejected:
+    if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.OPEN):
+        return []
+    if v.event.rejected or v.event.fails:
         return []
     wid = len(v.before.workers)
+    if v.after.worker(wid).queued:
+        return []  # it waits in the backlog: max-children judges it
     seen = {o.wid: o for o in v.obs.workers}
     if wid not in seen or seen[wid].entered != 1:
         entered = seen[wid].entered if wid in seen else 0
@@ -77,16 +85,19 @@ def _handler_runs(v: StepView) -> list[str]:
 
 
 def _close_raises_nothing(v: StepView) -> list[str]:
-    if v.obs.close is Call.RAISED:
+    server = v.after.server
+    if v.obs.close is Call.RAISED and not server.close_raises:
         return [f"server_close() raised {v.obs.close_error}"]
+    if server.close_raises and server.phase is Phase.CLOSED and v.obs.close is not Call.RAISED:
+        return [f"server_close() {v.obs.close.value}, where {v.profile.name} raises (a thread never started)"]
     return []
 
 
 def _close_waits(v: StepView) -> list[str]:
     found = []
     server = v.after.server
-    if server.phase is Phase.CLOSING and v.obs.close is Call.RETURNED:
-        held = [w for w in server.awaited if v.after.worker(w).held]
+    held = [w for w in server.awaited if v.after.worker(w).held]
+    if server.phase is Phase.CLOSING and held and v.obs.close is Call.RETURNED:
         found.append(f"server_close() returned while {_names(held)} it must wait for still ran")
     if isinstance(v.event, Release) and v.event.wid in v.before.server.awaited:
         released = {o.wid: o.released_seq for o in v.obs.workers}.get(v.event.wid)
@@ -153,11 +164,13 @@ def _handle_error_once(v: StepView) -> list[str]:
     found = []
     for w, o in v.pairs():
         expected = Where(worker=1) if w.outcome is Outcome.RAISE else Where()
+        if w.failed:
+            expected = Where(server=1)  # _handle_request_noblock() catches process_request()'s error
         if o.handle_error != expected:
             found.append(
                 f"w{w.wid} ({_how(w)}): handle_error ran {o.handle_error.worker} times in the "
                 f"worker and {o.handle_error.server} in the server; expected {expected.worker} "
-                "and 0"
+                f"and {expected.server}"
             )
     return found
 
@@ -165,7 +178,7 @@ def _handle_error_once(v: StepView) -> list[str]:
 def _request_closed_once(v: StepView) -> list[str]:
     found = []
     for w, o in v.pairs():
-        if w.rejected:
+        if not w.spawned:
             continue  # rejected-request-closed speaks for these
         done = 0 if w.held else 1
         parent = 1 if w.kind is Kind.FORK else 0  # the forking parent closes its own copy
@@ -206,22 +219,23 @@ def _closed_refuses(v: StepView) -> list[str]:
 def _rejected_request_closed(v: StepView) -> list[str]:
     found = []
     for w, o in v.pairs():
-        if not w.rejected:
+        if w.spawned:
             continue
+        how = _how(w)
         if o.entered:
-            found.append(f"w{w.wid} was rejected by verify_request() but its handler ran")
+            found.append(f"w{w.wid} ({how}) got no worker, but its handler ran")
         if o.shutdown_request != Where(server=1):
-            found.append(f"w{w.wid} (rejected): shutdown_request {_where(o.shutdown_request)}")
+            found.append(f"w{w.wid} ({how}): shutdown_request {_where(o.shutdown_request)}")
         if o.close_request != Where(server=1):
-            found.append(f"w{w.wid} (rejected): close_request {_where(o.close_request)}")
+            found.append(f"w{w.wid} ({how}): close_request {_where(o.close_request)}")
         if v.after.server.transport.stream and not o.client_eof:
-            found.append(f"w{w.wid} (rejected): the client never saw EOF")
+            found.append(f"w{w.wid} ({how}): the client never saw EOF")
     return found
 
 
 def _handle_timeout(v: StepView) -> list[str]:
     found = []
-    if isinstance(v.event, TimeOut) and v.obs.dispatch is not Call.RETURNED:
+    if isinstance(v.event, TimeOut) and v.after.server.capped is None and v.obs.dispatch is not Call.RETURNED:
         how = v.obs.dispatch.value
         if v.obs.dispatch is Call.RAISED and v.obs.dispatch_error:
             how = f"raised {v.obs.dispatch_error}"
@@ -238,7 +252,7 @@ def _finished_not_retained(v: StepView) -> list[str]:
     return [
         f"w{w.wid}'s finished thread is still referenced where {v.profile.name} has the server let go of it"
         for w, o in v.pairs()
-        if w.kind is Kind.THREAD and w.finished and not w.rejected and o.retained and not w.may_be_retained
+        if w.kind is Kind.THREAD and w.finished and w.spawned and o.retained and not w.may_be_retained
     ]
 
 
@@ -255,9 +269,51 @@ def _shutdown_stops_loop(v: StepView) -> list[str]:
     return found
 
 
+def _max_children(v: StepView) -> list[str]:
+    found = []
+    seen = {o.wid: o for o in v.obs.workers}
+    after, before = v.after, v.before
+    running = f"{len(after.held)} children ran at max_children={after.server.max_children}"
+    for w in after.queued:
+        if w.wid in seen and seen[w.wid].entered:
+            found.append(f"w{w.wid} was accepted and handled while {running}")
+    for w in before.queued:  # taken by the loop during this step: its handler must have run
+        if not after.worker(w.wid).queued and w.spawned and w.wid in seen and not seen[w.wid].entered:
+            found.append(f"w{w.wid} still waits, though serve_forever() is below max_children again")
+    capped = after.server.capped
+    if capped is Capped.TIMEOUT and v.obs.dispatch is not Call.BLOCKED:
+        found.append(f"handle_request() {v.obs.dispatch.value} while {running}, instead of waiting")
+    if before.server.capped is Capped.TIMEOUT and capped is None and v.obs.dispatch is not Call.RETURNED:
+        found.append(f"handle_request() {v.obs.dispatch.value}, though a child exited below max_children")
+    if capped is Capped.CLOSE and v.obs.close is Call.RETURNED:
+        found.append(f"server_close() returned while {running} ({v.profile.name} waits there)")
+    return found
+
+
+def _child_exit_status(v: StepView) -> list[str]:
+    found = []
+    for w, o in v.pairs():
+        if w.kind is not Kind.FORK or not w.finished or not w.spawned or o.exit_status is None:
+            continue
+        expected = 0 if w.outcome is Outcome.RETURN else 1
+        if o.exit_status != expected:
+            found.append(f"w{w.wid}'s child ({_how(w)}) exited with status {o.exit_status}, not {expected}")
+    return found
+
+
+def _no_descriptor_leak(v: StepView) -> list[str]:
+    seen = v.obs.server_sockets
+    expected = server_sockets(v.after)
+    if seen is None or seen == expected:
+        return []
+    return [f"the server process holds {seen} sockets; it should hold {expected}"]
+
+
 def _how(worker: Worker) -> str:
     if worker.rejected:
         return "rejected"
+    if worker.failed:
+        return "its worker failed to start"
     return "held" if worker.held else f"released to {worker.outcome.value}"  # type: ignore[union-attr]
 
 
@@ -282,7 +338,8 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "close-raises-nothing",
-        "server_close() raises nothing when called from outside the handlers.",
+        "server_close() raises nothing when called from outside the handlers (as built since "
+        "3.7: unless a handler thread failed to start since the last spawn).",
         "",
         _close_raises_nothing,
     ),
@@ -321,8 +378,9 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "handle-error-once",
-        "A handler's Exception reaches handle_error exactly once, in its worker; a handler "
-        "that returns never does.",
+        "A handler's Exception reaches handle_error exactly once, in its worker (a worker that "
+        "fails to start: once, in the server); a handler that returns, or raises SystemExit, "
+        "never does.",
         "bpo-23430",
         _handle_error_once,
     ),
@@ -335,8 +393,8 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "rejected-request-closed",
-        "A request that verify_request() rejects is shut down and closed exactly once, by the "
-        "server, and never handled.",
+        "A request that verify_request() rejects, or whose worker fails to start, is shut down "
+        "and closed exactly once, by the server, and never handled.",
         "bpo-26309",
         _rejected_request_closed,
     ),
@@ -365,6 +423,28 @@ GUARANTEES: tuple[Guarantee, ...] = (
         "shutdown() called while serve_forever() runs returns, and serve_forever() returns too.",
         "bpo-2302",
         _shutdown_stops_loop,
+    ),
+    Guarantee(
+        "max-children",
+        "Where a forking server collects children at max_children running ones (serve_forever(), "
+        "handle_timeout(), as built server_close()), it waits for one to exit: the loop accepts "
+        "nothing meanwhile, and takes a waiting connection once below the cap.",
+        "gh-111872",
+        _max_children,
+    ),
+    Guarantee(
+        "child-exit-status",
+        "A child exits with status 0 when its handler returned and 1 when it raised anything, "
+        "Exception or SystemExit, without returning into the server's code.",
+        "",
+        _child_exit_status,
+    ),
+    Guarantee(
+        "no-descriptor-leak",
+        "The server process holds only its listening socket (until server_close()) and the "
+        "connections of its running handler threads: no descriptor outlives its request.",
+        "",
+        _no_descriptor_leak,
     ),
     Guarantee(
         "worker-lifecycle",

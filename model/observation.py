@@ -57,6 +57,9 @@ class WorkerObs:
     client_eof: bool | None = False  # the client has read EOF on its connection (None: datagram)
     released_seq: int | None = None  # position of the handler's release in the event log
     retained: bool = False  # a finished thread whose object something still references
+    # Fork only: the child's exit status, if it was seen exited before the server reaped it
+    # (a negative number: killed by that signal).
+    exit_status: int | None = None
 
 
 @attrs.frozen
@@ -71,3 +74,5 @@ class Observation:
     handle_timeout: int = 0  # handle_timeout() calls so far
     loop: Call = Call.NONE  # the last serve_forever()
     shutdown: Call = Call.NONE  # the last shutdown()
+    # Sockets open in the server process that the checker does not own (None: not measurable).
+    server_sockets: int | None = None

@@ -46,6 +46,14 @@ class Profile:
     # As-built profiles say exactly when a child is reaped; `documented` also allows a
     # server that reaps finished children sooner.
     exact_reaping: bool
+    # CPython's server_close() runs collect_children()'s cap loop, so at max_children it
+    # blocks until a child exits even with block_on_close false (reference §4.2).
+    cap_blocks_close: bool
+    # CPython 3.7+: process_request() appends the thread to _threads before t.start(), so a
+    # thread that fails to start stays tracked until the next spawn prunes it, and a
+    # server_close() meanwhile raises RuntimeError("cannot join thread before it is started")
+    # after joining only the threads tracked before it.
+    unstarted_thread_tracked: bool
 
 
 DOCUMENTED = Profile(
@@ -55,6 +63,8 @@ DOCUMENTED = Profile(
     fork_close=ForkClose.AT_CLOSE,
     child_keeps_listener=False,
     exact_reaping=False,
+    cap_blocks_close=False,
+    unstarted_thread_tracked=False,
 )
 
 CPYTHON_3_8 = Profile(
@@ -64,6 +74,8 @@ CPYTHON_3_8 = Profile(
     fork_close=ForkClose.AT_CLOSE,
     child_keeps_listener=True,
     exact_reaping=True,
+    cap_blocks_close=True,
+    unstarted_thread_tracked=True,
 )
 
 PROFILES: dict[str, Profile] = {p.name: p for p in (DOCUMENTED, CPYTHON_3_8)}

@@ -41,6 +41,7 @@ class Outcome(enum.Enum):
 
     RETURN = "return"
     RAISE = "raise"  # raises an Exception subclass
+    EXIT = "exit"  # raises SystemExit: not an Exception, so never handle_error's (bpo-23430)
 
 
 class Reaped(enum.Enum):
@@ -49,6 +50,20 @@ class Reaped(enum.Enum):
     NO = "no"
     MAYBE = "maybe"  # a blocking close is reaping children one by one, in an order it chooses
     YES = "yes"
+
+
+class Capped(enum.Enum):
+    """The call that sits in ForkingMixIn's cap loop: max_children children run, it waits.
+
+    collect_children() starts with `while len(active_children) >= max_children:` and a
+    blocking waitpid(-1, 0): it reaps the exited children one by one and then, if the running
+    ones alone are still at the cap, waits until one of them exits (re-reading max_children
+    only then).
+    """
+
+    LOOP = "serve_forever() in service_actions()"  # accepts nothing meanwhile
+    TIMEOUT = "handle_request() in handle_timeout()"
+    CLOSE = "server_close()"  # as built, even with block_on_close false
 
 
 @attrs.frozen
@@ -71,18 +86,29 @@ class Worker:
     reaped: Reaped = Reaped.NO
     # verify_request() said no: the server closes the request and no worker is spawned.
     rejected: bool = False
+    # process_request() raised (the thread could not start, the fork failed): the server
+    # calls handle_error and closes the request; no worker runs.
+    failed: bool = False
     # Thread only: a finished thread the server may still hold a reference to. It must let
     # go by the next spawn or close at the latest (bpo-37193).
     may_be_retained: bool = False
+    # A connection waiting to be accepted while serve_forever() sits at max_children: no
+    # worker yet (held is False until the loop accepts it).
+    queued: bool = False
 
     @property
     def finished(self) -> bool:
-        return not self.held
+        return not self.held and not self.queued
 
     @property
     def exited_child(self) -> bool:
         """A child process that has finished its request (and so exited)."""
-        return self.kind is Kind.FORK and not self.held and not self.rejected
+        return self.kind is Kind.FORK and self.finished and self.spawned
+
+    @property
+    def spawned(self) -> bool:
+        """A thread or child really ran for it (not rejected, not failed to start)."""
+        return not self.rejected and not self.failed
 
 
 @attrs.frozen
@@ -105,6 +131,12 @@ class Server:
     # started; setting the attribute during the close changes nothing for that close).
     reaping_blocking: bool = False
     closes: int = 0  # completed server_close() calls
+    # The close in progress (or the last one) raises as it ends: as built, joining a thread
+    # that never started (see Profile.unstarted_thread_tracked).
+    close_raises: bool = False
+    # ForkingMixIn's cap, and the call waiting at it (None: nothing waits at the cap).
+    max_children: int = 40
+    capped: Capped | None = None
 
 
 @attrs.frozen
@@ -122,6 +154,17 @@ class State:
     def held(self) -> tuple[Worker, ...]:
         """The workers whose handlers are running (rejected requests have none)."""
         return tuple(w for w in self.workers if w.held)
+
+    @property
+    def queued(self) -> tuple[Worker, ...]:
+        """Connections waiting for serve_forever() to accept them, oldest first."""
+        return tuple(w for w in self.workers if w.queued)
+
+    @property
+    def at_cap(self) -> bool:
+        """ForkingMixIn's cap loop would wait: the running children alone reach max_children."""
+        server = self.server
+        return server.kind is Kind.FORK and len(self.held) >= server.max_children
 
     def worker(self, wid: int) -> Worker:
         return self.workers[wid]

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import attrs
 
 from model.profiles import ForkClose, Profile, ThreadClose
-from model.state import Kind, Outcome, Phase, Reaped, Server, State, Worker
+from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Worker
 
 # --- events -----------------------------------------------------------------------------
 
@@ -26,6 +26,8 @@ class Connect:
     """
 
     rejected: bool = False
+    # process_request() raises: the thread cannot start, or the fork fails.
+    fails: bool = False
 
 
 @attrs.frozen
@@ -50,7 +52,7 @@ class SetAttr:
     """An attribute of the mix-in is set on the server instance."""
 
     name: str  # one of ATTRIBUTES
-    value: bool
+    value: bool | int
 
 
 @attrs.frozen
@@ -75,7 +77,13 @@ class Shutdown:
 
 Event = Connect | Release | SetAttr | Close | TimeOut | Serve | Shutdown
 
-ATTRIBUTES = ("block_on_close", "daemon_threads")
+# The modelled attributes and the values the model sets them to. max_children is at least 1:
+# at 0, CPython's cap loop spins forever on an empty set of children.
+ATTRIBUTES: dict[str, tuple[bool | int, ...]] = {
+    "block_on_close": (False, True),
+    "daemon_threads": (False, True),
+    "max_children": (1, 2, 3, 4, 5, 6),  # the checker sets it to the running children + 0..2
+}
 
 
 @attrs.frozen
@@ -95,11 +103,32 @@ Transition = Callable[[Profile, State, Event], State]
 
 
 def spawn(profile: Profile, state: State, event: Event) -> State:
-    """handle_request() -> process_request(): a thread started, or a child forked."""
+    """A connection arrives; handle_request() accepts it, or the running loop will.
+
+    It waits in the backlog while serve_forever() sits at max_children (`settle` lets the
+    loop take it once a child has exited).
+    """
     assert isinstance(event, Connect)
-    if event.rejected:  # verify_request() -> False -> shutdown_request(): no worker
-        rejected = Worker(wid=len(state.workers), kind=state.server.kind, held=False, rejected=True)
-        return attrs.evolve(state, workers=(*state.workers, rejected))
+    kind = state.server.kind
+    waiting = Worker(
+        wid=len(state.workers),
+        kind=kind,
+        held=False,
+        queued=True,
+        rejected=event.rejected,
+        failed=event.fails,
+    )
+    state = attrs.evolve(state, workers=(*state.workers, waiting))
+    if state.server.capped is Capped.LOOP:
+        return state
+    return _accept(profile, state, waiting.wid)
+
+
+def _accept(profile: Profile, state: State, wid: int) -> State:
+    """verify_request() -> process_request(): a thread started, or a child forked."""
+    waiting = state.worker(wid)
+    if waiting.rejected:  # verify_request() -> False -> shutdown_request(): no worker
+        return state.with_worker(attrs.evolve(waiting, queued=False))
     state = _let_go_of_finished_threads(state)  # spawning prunes the finished ones
     server = state.server
     daemon = server.kind is Kind.THREAD and server.daemon_threads  # t.daemon = daemon_threads
@@ -108,12 +137,12 @@ def spawn(profile: Profile, state: State, event: Event) -> State:
     if server.kind is Kind.THREAD and profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
         threads_list = threads_list or server.block_on_close  # vars(self).setdefault(...)
         tracked = threads_list and not daemon  # _Threads.append skips daemon threads
-    worker = Worker(wid=len(state.workers), kind=server.kind, daemon=daemon, tracked=tracked)
-    return attrs.evolve(
-        state,
-        server=attrs.evolve(server, threads_list=threads_list),
-        workers=(*state.workers, worker),
-    )
+    worker = Worker(wid=wid, kind=server.kind, daemon=daemon, tracked=tracked)
+    if waiting.failed:  # t.start() / os.fork() raised: handle_error, shutdown_request, no worker
+        ghost = server.kind is Kind.THREAD and profile.unstarted_thread_tracked
+        worker = attrs.evolve(worker, held=False, failed=True, tracked=tracked and ghost)
+    state = state.with_worker(worker)
+    return attrs.evolve(state, server=attrs.evolve(server, threads_list=threads_list))
 
 
 def release(profile: Profile, state: State, event: Event) -> State:
@@ -121,7 +150,8 @@ def release(profile: Profile, state: State, event: Event) -> State:
     assert isinstance(event, Release)
     worker = state.worker(event.wid)
     if not worker.held:
-        raise StepRefused(f"w{event.wid} was already released")
+        why = "waits in the backlog" if worker.queued else "is not running"
+        raise StepRefused(f"w{event.wid} {why}")
     retained = worker.kind is Kind.THREAD and _server_may_hold(profile, worker)
     reaped = worker.reaped
     awaited = state.server.phase is Phase.CLOSING and event.wid in state.server.awaited
@@ -130,7 +160,31 @@ def release(profile: Profile, state: State, event: Event) -> State:
     finished = attrs.evolve(
         worker, held=False, outcome=event.outcome, reaped=reaped, may_be_retained=retained
     )
-    return state.with_worker(finished)
+    return _child_exited(state.with_worker(finished), finished)
+
+
+def _child_exited(state: State, worker: Worker) -> State:
+    """A call waiting at the cap reaps the child that exited, and goes on once below the cap."""
+    capped = state.server.capped
+    if capped is None or worker.kind is not Kind.FORK:
+        return state
+    state = state.with_worker(attrs.evolve(worker, reaped=Reaped.MAYBE))  # its waitpid(-1) returns
+    if state.at_cap:  # max_children is read again only now
+        return state
+    state = attrs.evolve(state, server=attrs.evolve(state.server, capped=None))
+    if capped is Capped.LOOP:  # service_actions() goes on reaping in its time: MAYBE
+        return state
+    if capped is Capped.CLOSE and state.server.reaping_blocking:
+        return state  # the blocking pass follows; `settle` reaps all as close returns
+    # handle_timeout(), or a non-blocking close: the WNOHANG pass, then the call returns
+    return _reap_exited(state)
+
+
+def _reap_exited(state: State) -> State:
+    return attrs.evolve(
+        state,
+        workers=tuple(attrs.evolve(w, reaped=Reaped.YES) if w.exited_child else w for w in state.workers),
+    )
 
 
 def _server_may_hold(profile: Profile, worker: Worker) -> bool:
@@ -141,16 +195,22 @@ def _server_may_hold(profile: Profile, worker: Worker) -> bool:
 
 
 def _let_go_of_finished_threads(state: State) -> State:
-    """At a spawn (or a close) the server drops the threads that have finished (bpo-37193)."""
-    workers = tuple(attrs.evolve(w, may_be_retained=False) for w in state.workers)
+    """At a spawn (or a close) the server drops the threads that have finished (bpo-37193),
+    and a thread that never started (as built, _Threads.append prunes it)."""
+    workers = tuple(
+        attrs.evolve(w, may_be_retained=False, tracked=w.tracked and not w.failed) for w in state.workers
+    )
     return attrs.evolve(state, workers=workers)
 
 
 def time_out(profile: Profile, state: State, event: Event) -> State:
-    """handle_request() times out: ForkingMixIn.handle_timeout() reaps exited children."""
-    workers = tuple(attrs.evolve(w, reaped=Reaped.YES) if w.exited_child else w for w in state.workers)
-    server = attrs.evolve(state.server, timeouts=state.server.timeouts + 1)
-    return attrs.evolve(state, server=server, workers=workers)
+    """handle_request() times out: ForkingMixIn.handle_timeout() reaps exited children.
+
+    At max_children its cap loop reaps every exited child and then waits for a running one.
+    """
+    capped = Capped.TIMEOUT if state.at_cap else None
+    server = attrs.evolve(state.server, timeouts=state.server.timeouts + 1, capped=capped)
+    return _reap_exited(attrs.evolve(state, server=server))
 
 
 def set_attr(profile: Profile, state: State, event: Event) -> State:
@@ -158,6 +218,8 @@ def set_attr(profile: Profile, state: State, event: Event) -> State:
     assert isinstance(event, SetAttr)
     if event.name not in ATTRIBUTES:
         raise StepRefused(f"{event.name} is not a modelled attribute")
+    if not _modelled_value(event):
+        raise StepRefused(f"{event.name} = {event.value!r} is not a modelled value")
     return attrs.evolve(state, server=attrs.evolve(state.server, **{event.name: event.value}))
 
 
@@ -168,9 +230,20 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
         # finished threads are let go only when close returns (in `settle`).
         state = _let_go_of_finished_threads(state)
     awaited = awaited_at_close(profile, state)
+    ghosts = [w.wid for w in state.workers if w.failed and w.tracked]
+    if ghosts:  # _Threads.join() raises at the thread that never started: the rest are not joined
+        awaited = frozenset(wid for wid in awaited if wid < ghosts[0])
     blocking = _close_reaps_blocking(state.server)
-    workers = tuple(_reap_at_close_start(w, blocking, bool(awaited)) for w in state.workers)
-    server = attrs.evolve(state.server, phase=Phase.CLOSING, awaited=awaited, reaping_blocking=blocking)
+    capped = Capped.CLOSE if profile.cap_blocks_close and state.at_cap else None
+    workers = tuple(_reap_at_close_start(w, blocking and not capped, bool(awaited)) for w in state.workers)
+    server = attrs.evolve(
+        state.server,
+        phase=Phase.CLOSING,
+        awaited=awaited,
+        reaping_blocking=blocking,
+        capped=capped,
+        close_raises=bool(ghosts),
+    )
     return attrs.evolve(state, server=server, workers=workers)
 
 
@@ -204,6 +277,16 @@ def listener_held(profile: Profile, state: State) -> bool:
     return profile.child_keeps_listener or not state.server.transport.stream
 
 
+def server_sockets(state: State) -> int:
+    """The sockets the server process holds: the listening one until server_close() starts,
+    and each running handler thread's connection (a forking parent closes its copy at once;
+    a datagram request is the server's own socket)."""
+    listening = 1 if state.server.phase is Phase.OPEN else 0
+    if state.server.kind is not Kind.THREAD or not state.server.transport.stream:
+        return listening
+    return listening + len(state.held)
+
+
 def awaited_at_close(profile: Profile, state: State) -> frozenset[int]:
     """The workers server_close() waits for, decided as it starts."""
     server = state.server
@@ -226,9 +309,10 @@ def _close_reaps_blocking(server: Server) -> bool:
 def _reap_at_close_start(worker: Worker, blocking: bool, waits: bool) -> Worker:
     """collect_children at close reaps the children that have exited already.
 
-    A non-blocking pass (WNOHANG) reaps them at once. A blocking pass that also has running
-    children to wait for visits the set in its own order, so an exited child is reaped at
-    some point before close returns: MAYBE until then.
+    A non-blocking pass (WNOHANG) reaps them at once, and so does the cap loop (pass
+    `blocking` False then). A blocking pass that also has running children to wait for visits
+    the set in its own order, so an exited child is reaped at some point before close
+    returns: MAYBE until then.
     """
     if not worker.exited_child or worker.reaped is Reaped.YES:
         return worker
@@ -238,9 +322,10 @@ def _reap_at_close_start(worker: Worker, blocking: bool, waits: bool) -> Worker:
 
 
 def settle(profile: Profile, state: State) -> State:
-    """State-triggered: a close with nothing left to wait for returns."""
+    """State-triggered: the loop takes waiting connections; a close with nothing left to wait for returns."""
+    state = _serve_waiting(profile, state)
     server = state.server
-    if server.phase is not Phase.CLOSING:
+    if server.phase is not Phase.CLOSING or server.capped is Capped.CLOSE:
         return state
     if any(state.worker(wid).held for wid in server.awaited):
         return state
@@ -256,6 +341,18 @@ def settle(profile: Profile, state: State) -> State:
         server, phase=Phase.CLOSED, awaited=frozenset(), reaping_blocking=False, closes=server.closes + 1
     )
     return attrs.evolve(state, server=closed, workers=workers)
+
+
+def _serve_waiting(profile: Profile, state: State) -> State:
+    """serve_forever() accepts the waiting connections, one per turn of the loop, until its
+    service_actions() finds the server at max_children and waits there."""
+    while state.server.loop and state.server.capped is None:
+        if state.at_cap:
+            return attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.LOOP))
+        if not state.queued:
+            return state
+        state = _accept(profile, state, state.queued[0].wid)
+    return state
 
 
 # --- the table --------------------------------------------------------------------------
@@ -305,6 +402,16 @@ def _loop_refusal(state: State, event: Event) -> str | None:
     rule = _LOOP_REFUSALS.get(type(event))
     if rule is not None and state.server.phase is Phase.OPEN and state.server.loop is rule[0]:
         return rule[1]
+    return _cap_refusal(state, event)
+
+
+def _cap_refusal(state: State, event: Event) -> str | None:
+    """Conditions while a call waits at max_children."""
+    capped = state.server.capped
+    if capped is Capped.TIMEOUT and not isinstance(event, Release | SetAttr):
+        return "handle_request() waits at max_children: only releases and attribute changes meanwhile"
+    if capped is Capped.LOOP and isinstance(event, Shutdown):
+        return "shutdown() while the loop waits at max_children blocks until a child exits: not modelled yet"
     return None
 
 
@@ -315,8 +422,14 @@ def allowed(state: State, event: Event) -> bool:
     if isinstance(event, Release):
         return 0 <= event.wid < len(state.workers) and state.worker(event.wid).held
     if isinstance(event, SetAttr):
-        return event.name in ATTRIBUTES
+        return event.name in ATTRIBUTES and _modelled_value(event)
     return True
+
+
+def _modelled_value(event: SetAttr) -> bool:
+    """One of the attribute's modelled values, of its type (True is not max_children=1)."""
+    values = ATTRIBUTES[event.name]
+    return any(event.value == v and type(event.value) is type(v) for v in values)
 
 
 def step(profile: Profile, state: State, event: Event) -> State:

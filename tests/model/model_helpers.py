@@ -10,6 +10,7 @@ from model import (
     DOCUMENTED,
     PROFILES,
     Call,
+    Capped,
     Child,
     Close,
     Connect,
@@ -33,6 +34,7 @@ from model import (
     WorkerObs,
     allowed,
     listener_held,
+    server_sockets,
     step,
 )
 
@@ -53,8 +55,9 @@ def run(profile: Profile, state: State, *events: Event) -> State:
 
 def candidates(state: State) -> list[Event]:
     """Every event worth trying in `state`, allowed or not (one release past the last worker)."""
-    events: list[Event] = [Connect(), Connect(rejected=True), TimeOut(), Close(), Serve(), Shutdown()]
-    events += [SetAttr(name, value) for name in ATTRIBUTES for value in (False, True)]
+    events: list[Event] = [Connect(), Connect(rejected=True), Connect(fails=True)]
+    events += [TimeOut(), Close(), Serve(), Shutdown()]
+    events += [SetAttr(name, value) for name, values in ATTRIBUTES.items() for value in values]
     events += [Release(wid, outcome) for wid in range(len(state.workers) + 1) for outcome in Outcome]
     return events
 
@@ -65,15 +68,37 @@ kinds = st.sampled_from(list(Kind))
 
 @st.composite
 def traces(
-    draw: st.DrawFn, max_steps: int = 16, profile: Profile | None = None, kind: Kind | None = None
+    draw: st.DrawFn,
+    max_steps: int = 16,
+    profile: Profile | None = None,
+    kind: Kind | None = None,
+    low_cap: bool = False,
 ) -> tuple[Profile, list[tuple[State, Event, State]]]:
-    """A profile and a run of allowed events from the initial state: (before, event, after) each."""
+    """A profile and a run of allowed events from the initial state: (before, event, after) each.
+
+    With `low_cap` the run starts by setting max_children to one of its modelled values and
+    dispatching a few connections, so that a forking server reaches its cap within a few steps
+    (at 40, no run ever does).
+    """
     profile = draw(profiles) if profile is None else profile
     kind = draw(kinds) if kind is None else kind
     state = State.initial(kind)
     steps = []
+    if low_cap:
+        start = [SetAttr("max_children", draw(st.sampled_from(ATTRIBUTES["max_children"])))]
+        start += [Connect()] * draw(st.integers(0, 3))
+        for event in start:
+            after = step(profile, state, event)
+            steps.append((state, event, after))
+            state = after
     for _ in range(draw(st.integers(0, max_steps))):
-        event = draw(st.sampled_from([e for e in candidates(state) if allowed(state, e)]))
+        # the kind of event first, then which one: the seven SetAttr candidates (and the releases
+        # of a crowd of workers) would otherwise crowd out the events that move the server on
+        by_type: dict[type, list[Event]] = {}
+        for event in candidates(state):
+            if allowed(state, event):
+                by_type.setdefault(type(event), []).append(event)
+        event = draw(st.sampled_from(by_type[draw(st.sampled_from(list(by_type)))]))
         after = step(profile, state, event)
         steps.append((state, event, after))
         state = after
@@ -103,27 +128,45 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
     # running serve_forever() the loop dispatched the connection instead
     dispatched = isinstance(event, Connect | TimeOut) and before.server.phase is Phase.OPEN
     dispatched = dispatched and not before.server.loop
+    dispatch = Call.RETURNED if dispatched else Call.NONE
+    if after.server.capped is Capped.TIMEOUT:  # handle_timeout() waits at max_children
+        dispatch = Call.BLOCKED
+    elif before.server.capped is Capped.TIMEOUT:  # a child exited below the cap: it returned
+        dispatch = Call.RETURNED
     stopped = isinstance(event, Shutdown)
     loop = Call.BLOCKED if after.server.loop else (Call.RETURNED if stopped else Call.NONE)
+    if after.server.close_raises and phase is Phase.CLOSED:  # as built: a thread never started
+        close = Call.RAISED
     return Observation(
         workers=tuple(workers),
         close=close,
         close_return_seq=CLOSE_RETURN_SEQ if phase is Phase.CLOSED else None,
-        dispatch=Call.RETURNED if dispatched else Call.NONE,
+        dispatch=dispatch,
         probe=probe,
         handle_timeout=after.server.timeouts,
         loop=loop,
         shutdown=Call.RETURNED if stopped else Call.NONE,
+        server_sockets=server_sockets(after),
     )
 
 
 def _ideal_worker_obs(w: Worker, stream: bool) -> WorkerObs:
-    if w.rejected:  # verify_request() said no: the server shut the request down, nothing ran
+    if w.queued:  # still in the backlog: nothing accepted it, verify_request() has not run yet
+        return WorkerObs(
+            wid=w.wid,
+            alive=False,  # no thread or child yet
+            child=None,
+            entered=0,
+            exited=0,
+            client_eof=False if stream else None,  # connected, and nobody closed it
+        )
+    if not w.spawned:  # rejected, or its worker failed to start: the server shut it down
         return WorkerObs(
             wid=w.wid,
             alive=False,
             entered=0,
             exited=0,
+            handle_error=Where(server=1) if w.failed else Where(),
             shutdown_request=Where(server=1),
             close_request=Where(server=1),
             client_eof=True if stream else None,
@@ -147,4 +190,5 @@ def _ideal_worker_obs(w: Worker, stream: bool) -> WorkerObs:
         client_eof=not w.held if stream else None,
         released_seq=None if w.held else w.wid,
         retained=False,  # a perfect server lets go of a thread as it finishes
+        exit_status=(0 if w.outcome is Outcome.RETURN else 1) if child is Child.ZOMBIE else None,
     )

@@ -21,6 +21,7 @@ from model import (
     DOCUMENTED,
     GUARANTEES,
     Call,
+    Capped,
     Child,
     Close,
     Connect,
@@ -110,7 +111,7 @@ def test_GUARANTEES_statements_are_one_line_ending_in_a_period() -> None:
         assert g.statement.endswith("."), g.name
         assert not g.statement.endswith(".."), g.name
         assert g.statement[0].isupper() or g.statement.split()[0].endswith("()"), g.name
-        assert re.fullmatch(r"(bpo-\d+(, bpo-\d+)*)?", g.issue), g.name
+        assert re.fullmatch(r"((bpo|gh)-\d+(, (bpo|gh)-\d+)*)?", g.issue), g.name
         assert callable(g.check), g.name
 
 
@@ -195,7 +196,7 @@ def test_check_is_every_guarantee_check_in_order(view: StepView) -> None:
     assert check(view) == expected
 
 
-@given(traces(max_steps=20))
+@given(traces(max_steps=20) | traces(max_steps=20, low_cap=True))
 def test_check_passes_the_ideal_observation_of_every_step(trace: tuple[Profile, list]) -> None:
     profile, steps = trace
     for before, event, _ in steps:
@@ -750,7 +751,7 @@ def test_rejected_request_closed_flags_a_rejected_request_that_was_handled(kind:
     assert view.obs.workers[0].entered == 0
     for entered in (1, 2):
         assert flagged(with_worker(view, 0, entered=entered)) == {
-            "rejected-request-closed": ["w0 was rejected by verify_request() but its handler ran"]
+            "rejected-request-closed": ["w0 (rejected) got no worker, but its handler ran"]
         }
 
 
@@ -817,7 +818,7 @@ def test_rejected_request_closed_flags_the_record_on_every_later_step(profile: P
     view = view_after(profile, kind, Connect(rejected=True), Connect(), Release(1), Close())
     assert flagged(with_worker(view, 0, entered=1, client_eof=False)) == {
         "rejected-request-closed": [
-            "w0 was rejected by verify_request() but its handler ran",
+            "w0 (rejected) got no worker, but its handler ran",
             "w0 (rejected): the client never saw EOF",
         ]
     }
@@ -1109,3 +1110,298 @@ def test_shutdown_stops_loop_passes_both_calls_returned(profile: Profile, kind: 
 def test_shutdown_stops_loop_passes_other_steps_whatever_the_loop_does() -> None:
     view = view_after(DOCUMENTED, T, Serve(), Connect())
     assert BY_NAME["shutdown-stops-loop"].check(with_obs(view, loop=Call.RETURNED)) == []
+
+
+# --- max-children -----------------------------------------------------------------------------
+
+
+def waiting_loop(profile: Profile, *events: Event) -> StepView:
+    """The ideal view of the last of `events`, once serve_forever() waits at max_children=1."""
+    return view_after(profile, F, SetAttr("max_children", 1), Connect(), Serve(), *events)
+
+
+@each_profile
+def test_max_children_flags_a_connection_handled_while_the_loop_waits_at_the_cap(profile: Profile) -> None:
+    view = waiting_loop(profile, Connect())
+    assert view.after.worker(1).queued
+    assert view.obs.workers[1] == WorkerObs(wid=1, alive=False, client_eof=False)
+    assert_keeps_all(view)  # no worker yet: only max-children judges it
+    assert flagged(with_worker(view, 1, entered=1)) == {
+        "max-children": ["w1 was accepted and handled while 1 children ran at max_children=1"]
+    }
+    # on any later step while it still waits
+    view = waiting_loop(profile, Connect(), Connect(rejected=True), SetAttr("block_on_close", False))
+    assert flagged(with_worker(view, 2, entered=1)) == {
+        "max-children": ["w2 was accepted and handled while 1 children ran at max_children=1"]
+    }
+
+
+@each_profile
+def test_max_children_flags_a_waiting_connection_not_taken_once_below_the_cap(profile: Profile) -> None:
+    view = waiting_loop(profile, Connect(), Release(0))
+    assert view.before.worker(1).queued and view.after.worker(1).held
+    assert view.obs.workers[1].entered == 1
+    assert flagged(with_worker(view, 1, entered=0)) == {
+        "max-children": ["w1 still waits, though serve_forever() is below max_children again"]
+    }
+
+
+@each_profile
+def test_max_children_flags_a_handle_request_that_did_not_wait_at_the_cap(profile: Profile) -> None:
+    at_cap = (SetAttr("max_children", 2), Connect(), Connect(), Connect())
+    for events in (
+        (*at_cap, TimeOut()),
+        (*at_cap, TimeOut(), SetAttr("max_children", 3)),  # read again only once a child exits
+        (*at_cap, TimeOut(), Release(0)),  # two still run at a cap of two
+    ):
+        view = view_after(profile, F, *events)
+        assert view.after.server.capped is Capped.TIMEOUT
+        assert view.obs.dispatch is Call.BLOCKED
+        cap = view.after.server.max_children
+        for call in (Call.RETURNED, Call.RAISED, Call.NONE):
+            # handle-timeout leaves a handle_request() waiting at the cap to max-children
+            assert flagged(with_obs(view, dispatch=call)) == {
+                "max-children": [
+                    f"handle_request() {call.value} while {len(view.after.held)} children ran at "
+                    f"max_children={cap}, instead of waiting"
+                ]
+            }
+
+
+@each_profile
+def test_max_children_flags_a_handle_request_still_blocked_once_below_the_cap(profile: Profile) -> None:
+    view = view_after(profile, F, SetAttr("max_children", 2), Connect(), Connect(), TimeOut(), Release(1))
+    assert (view.before.server.capped, view.after.server.capped) == (Capped.TIMEOUT, None)
+    assert view.obs.dispatch is Call.RETURNED
+    assert flagged(with_obs(view, dispatch=Call.BLOCKED)) == {
+        "max-children": ["handle_request() blocked, though a child exited below max_children"]
+    }
+
+
+def test_max_children_flags_a_close_that_returned_at_the_cap_as_built() -> None:
+    # block_on_close false: close-waits has nothing to wait for; only the cap loop blocks it
+    events = (SetAttr("block_on_close", False), SetAttr("max_children", 2), Connect(), Connect(), Close())
+    view = view_after(CPYTHON_38, F, *events)
+    assert view.after.server.capped is Capped.CLOSE
+    assert view.obs.close is Call.BLOCKED
+    returned = with_obs(view, close=Call.RETURNED, close_return_seq=0)
+    assert flagged(returned) == {
+        "max-children": [
+            "server_close() returned while 2 children ran at max_children=2 (cpython-3.8 waits there)"
+        ]
+    }
+    # documented: a non-blocking close ignores the cap
+    assert_keeps_all(
+        attrs.evolve(returned, profile=DOCUMENTED, after=view_after(DOCUMENTED, F, *events).after)
+    )
+
+
+@each_profile
+def test_max_children_passes_a_loop_that_waits_at_the_cap_and_takes_the_backlog_below_it(
+    profile: Profile,
+) -> None:
+    events = (
+        SetAttr("max_children", 1),
+        Connect(),
+        Serve(),
+        Connect(),
+        Connect(rejected=True),
+        Connect(),
+        Release(0),  # takes w1: at the cap again
+        Release(1),  # takes w2 (rejected: no child) and w3
+        Release(3),
+    )
+    for end in range(1, len(events) + 1):
+        assert_keeps_all(view_after(profile, F, *events[:end]))
+    view = view_after(profile, F, *events)
+    assert [o.entered for o in view.obs.workers] == [1, 1, 0, 1]
+
+
+@each_profile
+def test_max_children_passes_a_timeout_that_waits_at_the_cap_until_a_child_exits(profile: Profile) -> None:
+    events = (
+        SetAttr("max_children", 2),
+        Connect(),
+        Connect(),
+        Connect(),
+        Release(0),
+        TimeOut(),
+        SetAttr("max_children", 1),
+        Release(1),
+        Release(2),
+    )
+    dispatch = []
+    for end in range(1, len(events) + 1):
+        view = view_after(profile, F, *events[:end])
+        assert_keeps_all(view)
+        dispatch.append(view.obs.dispatch)
+    assert dispatch[-4:] == [Call.BLOCKED, Call.BLOCKED, Call.BLOCKED, Call.RETURNED]
+    assert view.obs.handle_timeout == 1
+
+
+@each_profile
+def test_max_children_passes_a_close_at_the_cap_that_waits_only_as_built(profile: Profile) -> None:
+    events = (SetAttr("block_on_close", False), SetAttr("max_children", 2), Connect(), Connect(), Close())
+    view = view_after(profile, F, *events)
+    assert view.obs.close is (Call.BLOCKED if profile.cap_blocks_close else Call.RETURNED)
+    assert_keeps_all(view)
+    view = view_after(profile, F, *events, Release(0))  # below the cap: every profile has returned
+    assert view.obs.close is Call.RETURNED
+    assert_keeps_all(view)
+
+
+@each_profile
+def test_max_children_passes_a_thread_server_whatever_max_children(profile: Profile) -> None:
+    view = view_after(profile, T, SetAttr("max_children", 1), Connect(), Serve(), Connect(), Connect())
+    assert [o.entered for o in view.obs.workers] == [1, 1, 1]
+    assert_keeps_all(view)
+    assert_keeps_all(view_after(profile, T, SetAttr("max_children", 1), Connect(), Connect(), TimeOut()))
+
+
+# the checks that now leave a waiting connection or call to max-children
+
+
+@each_profile
+def test_handler_runs_passes_a_connection_waiting_in_the_backlog(profile: Profile) -> None:
+    view = waiting_loop(profile, Connect())
+    assert view.obs.workers[1].entered == 0
+    assert BY_NAME["handler-runs"].check(view) == []
+
+
+@each_profile
+def test_handle_timeout_passes_a_handle_request_blocked_at_the_cap_but_still_counts_it(
+    profile: Profile,
+) -> None:
+    view = view_after(profile, F, SetAttr("max_children", 1), Connect(), TimeOut())
+    assert view.obs.dispatch is Call.BLOCKED
+    assert BY_NAME["handle-timeout"].check(view) == []
+    # handle_timeout() was called (it waits inside it): it still counts
+    assert flagged(with_obs(view, handle_timeout=0)) == {
+        "handle-timeout": ["handle_timeout() ran 0 times; handle_request() timed out 1 times"]
+    }
+
+
+@each_profile
+def test_close_waits_passes_a_non_blocking_close_that_waits_only_at_the_cap(profile: Profile) -> None:
+    events = (SetAttr("block_on_close", False), SetAttr("max_children", 1), Connect(), Close())
+    view = with_obs(view_after(profile, F, *events), close=Call.RETURNED, close_return_seq=0)
+    assert BY_NAME["close-waits"].check(view) == []  # nothing awaited: max-children speaks for it
+
+
+# --- child-exit-status ------------------------------------------------------------------------
+
+
+@each_profile
+@pytest.mark.parametrize("outcome", list(Outcome), ids=lambda o: o.value)
+def test_child_exit_status_flags_the_wrong_status(profile: Profile, outcome: Outcome) -> None:
+    view = view_after(profile, F, Connect(), Release(0, outcome))
+    expected = 0 if outcome is Outcome.RETURN else 1
+    assert view.obs.workers[0].exit_status == expected
+    wrong = 1 - expected
+    how = f"released to {outcome.value}"
+    assert flagged(with_worker(view, 0, exit_status=wrong)) == {
+        "child-exit-status": [f"w0's child ({how}) exited with status {wrong}, not {expected}"]
+    }
+    assert flagged(with_worker(view, 0, exit_status=-9)) == {
+        "child-exit-status": [f"w0's child ({how}) exited with status -9, not {expected}"]
+    }
+
+
+@each_profile
+def test_child_exit_status_passes_an_unknown_status_and_thread_servers(profile: Profile) -> None:
+    # reaped before anyone looked: the status is gone, and nothing is judged
+    view = view_after(profile, F, Connect(), Release(0, Outcome.RAISE))
+    assert_keeps_all(with_worker(view, 0, exit_status=None))
+    assert_keeps_all(view_after(profile, T, Connect(), Release(0, Outcome.EXIT)))
+
+
+# --- no-descriptor-leak -----------------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_no_descriptor_leak_flags_a_socket_too_many_or_too_few(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, Connect(), Connect(), Release(0))
+    expected = 2 if kind is T else 1  # the listener, and w1's connection in a thread server
+    assert view.obs.server_sockets == expected
+    assert flagged(with_obs(view, server_sockets=expected + 1)) == {
+        "no-descriptor-leak": [f"the server process holds {expected + 1} sockets; it should hold {expected}"]
+    }
+    closed = view_after(profile, kind, SetAttr("block_on_close", False), Connect(), Close())
+    held = 1 if kind is T else 0
+    assert flagged(with_obs(closed, server_sockets=held + 1)) == {
+        "no-descriptor-leak": [f"the server process holds {held + 1} sockets; it should hold {held}"]
+    }
+
+
+@each_kind
+@DATAGRAMS
+def test_no_descriptor_leak_passes_a_datagram_server_holding_only_its_socket(
+    kind: Kind, transport: Transport
+) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Connect(), transport=transport)
+    assert view.obs.server_sockets == 1  # a datagram request is the server socket itself
+    assert_keeps_all(view)
+    assert_keeps_all(with_obs(view, server_sockets=None))  # not measurable: not judged
+
+
+# --- a worker that fails to start --------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_rejected_request_closed_passes_a_request_whose_worker_failed_to_start(
+    profile: Profile, kind: Kind
+) -> None:
+    view = view_after(profile, kind, Connect(fails=True))
+    record = view.obs.workers[0]
+    assert (record.entered, record.handle_error, record.close_request) == (
+        0,
+        Where(server=1),
+        Where(server=1),
+    )
+    assert_keeps_all(view)
+    assert flagged(with_worker(view, 0, shutdown_request=Where())) == {
+        "rejected-request-closed": [
+            "w0 (its worker failed to start): shutdown_request ran 0 times in the worker and 0 in the server"
+        ]
+    }
+
+
+@each_kind
+def test_handle_error_once_flags_a_failed_start_not_reported_by_the_server(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(fails=True))
+    assert flagged(with_worker(view, 0, handle_error=Where())) == {
+        "handle-error-once": [
+            "w0 (its worker failed to start): handle_error ran 0 times in the worker and 0 in the "
+            "server; expected 0 and 1"
+        ]
+    }
+
+
+def test_close_raises_nothing_flags_documented_closing_after_a_failed_thread_start() -> None:
+    view = view_after(DOCUMENTED, T, Connect(fails=True), Close())
+    assert view.obs.close is Call.RETURNED
+    assert flagged(with_obs(view, close=Call.RAISED, close_error="RuntimeError: no")) == {
+        "close-raises-nothing": ["server_close() raised RuntimeError: no"]
+    }
+
+
+def test_close_raises_nothing_flags_an_as_built_close_that_did_not_raise() -> None:
+    # 3.7+: the thread that never started is still in _threads, and joining it raises
+    view = view_after(CPYTHON_38, T, Connect(fails=True), Close())
+    assert view.after.server.close_raises and view.obs.close is Call.RAISED
+    assert_keeps_all(view)
+    assert flagged(with_obs(view, close=Call.RETURNED)) == {
+        "close-raises-nothing": ["server_close() returned, where cpython-3.8 raises (a thread never started)"]
+    }
+
+
+@each_profile
+def test_close_raises_nothing_passes_a_close_after_a_later_spawn_pruned_the_unstarted_thread(
+    profile: Profile,
+) -> None:
+    view = view_after(profile, T, Connect(fails=True), Connect(), Release(1), Close())
+    assert not view.after.server.close_raises
+    assert view.obs.close is Call.RETURNED
+    assert_keeps_all(view)

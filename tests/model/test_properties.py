@@ -8,6 +8,7 @@ from hypothesis import given
 
 from model import (
     DOCUMENTED,
+    Capped,
     Close,
     Connect,
     Event,
@@ -27,19 +28,36 @@ from tests.model.model_helpers import CPYTHON_38, run, traces
 
 Trace = tuple[Profile, list[tuple[State, Event, State]]]
 
+# Runs of either kind, some of them started with a low max_children and a few connections so
+# that a forking server reaches its cap; the cap's own properties use only those.
+RUNS = traces(max_steps=24) | traces(max_steps=24, low_cap=True)
+FORK_RUNS = traces(max_steps=24, kind=Kind.FORK) | traces(max_steps=24, kind=Kind.FORK, low_cap=True)
+CAPPED_FORK_RUNS = traces(max_steps=24, kind=Kind.FORK, low_cap=True)
+
 
 def assert_well_formed(state: State) -> None:
     server = state.server
     if server.phase is Phase.CLOSING:
-        assert server.awaited, "CLOSING with nothing to wait for: settle should have closed it"
-        assert any(state.worker(w).held for w in server.awaited), "CLOSING though every awaited worker ended"
+        waits_for_a_worker = any(state.worker(w).held for w in server.awaited)
+        # as built, a close may also wait at max_children with nothing to await after it
+        assert waits_for_a_worker or server.capped is Capped.CLOSE, (
+            "CLOSING with nothing to wait for: settle should have closed it"
+        )
         assert server.awaited <= {w.wid for w in state.workers}
+        if server.kind is Kind.FORK:  # collect_children(blocking=...) waits for every child or none
+            held = {w.wid for w in state.held}
+            assert held <= server.awaited if server.reaping_blocking else not server.awaited
     else:
         assert server.awaited == frozenset()
+        assert not server.reaping_blocking
+    assert_cap_well_formed(state)
     for index, worker in enumerate(state.workers):
         assert worker.wid == index
         assert worker.kind is server.kind
-        if worker.rejected:
+        if worker.queued:
+            assert_queued(worker)
+            continue
+        if not worker.spawned:
             assert_rejected_record(worker)
             continue
         assert (worker.outcome is None) == worker.held
@@ -50,17 +68,63 @@ def assert_well_formed(state: State) -> None:
         if worker.kind is Kind.FORK:
             assert not worker.daemon
             assert not worker.tracked
+            if server.loop and worker.exited_child:  # service_actions() reaps it in its time
+                assert worker.reaped is not Reaped.NO, f"w{worker.wid} is beyond the running loop's reach"
         else:
             assert worker.reaped is Reaped.NO
 
 
+def assert_cap_well_formed(state: State) -> None:
+    """Who waits at max_children, and the backlog that builds up behind a waiting loop."""
+    server = state.server
+    queued = [w.wid for w in state.queued]
+    # the newest connections, and only while serve_forever() waits at the cap: the loop takes
+    # them oldest first as soon as it is below it
+    assert queued == list(range(len(state.workers) - len(queued), len(state.workers))), queued
+    if queued:
+        assert server.capped is Capped.LOOP, f"{_names(queued)} wait, but the loop does not: {server}"
+    if server.capped is None:
+        if server.loop:
+            assert not state.at_cap, "serve_forever() runs on at max_children"
+        return
+    assert server.kind is Kind.FORK, "only ForkingMixIn has max_children"
+    # it is waiting for a child to exit: there is one (so some Release is always allowed)
+    assert state.held, f"{server.capped.value} waits at max_children with no child running"
+    where = {
+        Capped.LOOP: (Phase.OPEN, True),
+        Capped.TIMEOUT: (Phase.OPEN, False),
+        Capped.CLOSE: (Phase.CLOSING, False),
+    }
+    assert (server.phase, server.loop) == where[server.capped], server
+    if server.capped is not Capped.LOOP:  # the cap loop reaped the exited children before it waited
+        for worker in state.workers:
+            if worker.exited_child:
+                assert worker.reaped is not Reaped.NO, (server.capped, worker)
+
+
+def assert_queued(worker: Worker) -> None:
+    """A connection in the backlog: nothing has run for it, not even verify_request()."""
+    assert worker.kind is Kind.FORK, f"w{worker.wid} queued in a thread server"
+    assert not worker.held, f"queued w{worker.wid} is held"
+    assert worker.outcome is None
+    assert worker.reaped is Reaped.NO, f"queued w{worker.wid} was reaped: it has no child yet"
+    assert not worker.tracked and not worker.daemon and not worker.may_be_retained
+    assert not worker.finished and not worker.exited_child
+
+
+def _names(wids: list[int]) -> str:
+    return ", ".join(f"w{w}" for w in wids)
+
+
 def assert_rejected_record(worker: Worker) -> None:
-    """verify_request() said no: a record of the request, and nothing ever ran for it."""
+    """verify_request() said no, or the worker failed to start: a record, and nothing ran."""
+    assert worker.rejected != worker.failed  # one or the other
     assert not worker.held, f"rejected w{worker.wid} is held"
     assert worker.outcome is None
     assert worker.reaped is Reaped.NO, f"rejected w{worker.wid} was reaped: it had no child"
-    assert not worker.tracked, f"rejected w{worker.wid} is tracked: it had no thread"
-    assert not worker.daemon
+    if worker.tracked:  # as built, a thread that never started stays in _threads for a while
+        assert worker.failed and worker.kind is Kind.THREAD, f"w{worker.wid} is tracked: it had no thread"
+    assert worker.failed or not worker.daemon  # a failed thread was made before start() raised
     assert not worker.may_be_retained
     assert not worker.exited_child
 
@@ -70,20 +134,28 @@ def assert_monotonic(before: State, after: State) -> None:
     assert after.server.timeouts >= before.server.timeouts
     assert len(after.workers) - len(before.workers) in (0, 1)
     for old, new in zip(before.workers, after.workers, strict=False):
-        assert (old.wid, old.kind, old.daemon, old.rejected) == (new.wid, new.kind, new.daemon, new.rejected)
+        assert (old.wid, old.kind, old.rejected, old.failed) == (new.wid, new.kind, new.rejected, new.failed)
+        assert new.queued <= old.queued, "a connection the loop took cannot wait in the backlog again"
+        if old.queued and not new.queued:  # the loop took it: a fresh child, or a record of none
+            taken = Worker(old.wid, old.kind, held=old.spawned, rejected=old.rejected, failed=old.failed)
+            assert new == taken, (old, new)
+            continue
+        assert old.daemon == new.daemon
         if old.rejected:
             assert old == new, "a rejected request's record never changes"
         assert new.held <= old.held, "a finished worker cannot be held again"
         assert not (old.reaped is Reaped.YES and new.reaped is not Reaped.YES), "unreaped again"
 
 
-@given(traces(max_steps=24))
+@given(RUNS)
 def test_model_runs_keep_the_state_well_formed(trace: Trace) -> None:
     profile, steps = trace
     for before, event, after in steps:
         assert step(profile, before, event) == after  # deterministic
         assert_well_formed(after)
         assert_monotonic(before, after)
+        if after.server.capped is Capped.CLOSE:
+            assert profile.cap_blocks_close, "documented: server_close() never waits at max_children"
         grew = len(after.workers) - len(before.workers)
         assert grew == (isinstance(event, Connect) and before.server.phase is Phase.OPEN)
         if grew:
@@ -92,7 +164,7 @@ def test_model_runs_keep_the_state_well_formed(trace: Trace) -> None:
         assert ticked == isinstance(event, TimeOut)
 
 
-@given(traces(max_steps=24))
+@given(RUNS)
 def test_model_rejected_connect_changes_nothing_but_appends_its_record(trace: Trace) -> None:
     _, steps = trace
     for before, event, after in steps:
@@ -130,7 +202,7 @@ def test_model_may_be_retained_only_on_finished_thread_workers(trace: Trace) -> 
             assert released.may_be_retained == (released.kind is Kind.THREAD and expected), (event, released)
 
 
-@given(traces(max_steps=24, kind=Kind.FORK))
+@given(FORK_RUNS)
 def test_model_fork_timeout_leaves_no_exited_child_unreaped(trace: Trace) -> None:
     _, steps = trace
     for before, event, after in steps:
@@ -140,10 +212,13 @@ def test_model_fork_timeout_leaves_no_exited_child_unreaped(trace: Trace) -> Non
         for worker in after.workers:
             if worker.exited_child:
                 assert worker.reaped is Reaped.YES, (event, after)
-        # nothing else changes: only exited children are reaped, and the count of timeouts
+        # at max_children running children, handle_timeout() waits in the cap loop
+        assert (after.server.capped is Capped.TIMEOUT) == before.at_cap
+        assert after.server.capped in (None, Capped.TIMEOUT)
+        # nothing else changes: only exited children are reaped, the count of timeouts, the cap
         unreaped = attrs.evolve(
             after,
-            server=attrs.evolve(after.server, timeouts=before.server.timeouts),
+            server=attrs.evolve(after.server, timeouts=before.server.timeouts, capped=before.server.capped),
             workers=tuple(
                 attrs.evolve(new, reaped=old.reaped)
                 for old, new in zip(before.workers, after.workers, strict=True)
@@ -162,7 +237,7 @@ def test_model_thread_timeout_only_counts(trace: Trace) -> None:
             )
 
 
-@given(traces(max_steps=24, kind=Kind.FORK))
+@given(FORK_RUNS)
 def test_model_blocking_fork_close_leaves_every_finished_child_reaped(trace: Trace) -> None:
     _, steps = trace
     blocking_close = None  # block_on_close when the close in progress started
@@ -182,13 +257,31 @@ def test_model_blocking_fork_close_leaves_every_finished_child_reaped(trace: Tra
                 assert worker.reaped is Reaped.NO, (event, after)  # there was no child to reap
 
 
-@given(traces(max_steps=24, kind=Kind.FORK))
-def test_model_fork_runs_are_the_same_in_both_profiles(trace: Trace) -> None:
-    """The profiles differ only for threads (and in how guarantees read a state)."""
+@given(FORK_RUNS)
+def test_model_fork_runs_are_the_same_in_both_profiles_but_for_a_close_at_the_cap(trace: Trace) -> None:
+    """The profiles differ for threads, for a close at max_children (and in how guarantees read a state)."""
     profile, steps = trace
     other = DOCUMENTED if profile == CPYTHON_38 else CPYTHON_38
     for before, event, after in steps:
-        assert step(other, before, event) == after
+        theirs = step(other, before, event)
+        if not (isinstance(event, Close) and before.at_cap):
+            assert theirs == after
+            continue
+        cpython, documented = (after, theirs) if profile == CPYTHON_38 else (theirs, after)
+        # documented: a blocking close waits for the children, a non-blocking one returns;
+        # cpython-3.8's close first runs the cap loop: it reaps every exited child, then waits
+        # there (and no further, if block_on_close is false)
+        waiting = attrs.evolve(
+            documented.server,
+            phase=Phase.CLOSING,
+            capped=Capped.CLOSE,
+            reaping_blocking=before.server.block_on_close,
+            closes=before.server.closes,
+        )
+        reaped = tuple(
+            attrs.evolve(w, reaped=Reaped.YES) if w.exited_child else w for w in documented.workers
+        )
+        assert cpython == State(waiting, reaped), (before, cpython, documented)
 
 
 @given(traces(max_steps=24, kind=Kind.THREAD))
@@ -197,6 +290,93 @@ def test_model_thread_close_never_awaits_a_daemon_thread(trace: Trace) -> None:
     for _, _, after in steps:
         for wid in after.server.awaited:
             assert not after.worker(wid).daemon
+
+
+@given(FORK_RUNS)
+def test_model_every_close_that_returns_has_reaped_the_children_that_had_exited(trace: Trace) -> None:
+    # a blocking close waited for them all; a non-blocking one (or the cap loop) reaped the
+    # ones that had exited, and the child whose exit let it go on
+    _, steps = trace
+    for before, _, after in steps:
+        if after.server.closes > before.server.closes:
+            for worker in after.workers:
+                if worker.exited_child:
+                    assert worker.reaped is Reaped.YES, (before, after)
+
+
+# --- max_children -----------------------------------------------------------------------------
+
+
+@given(CAPPED_FORK_RUNS)
+def test_model_cap_waits_start_only_at_the_cap_and_end_only_at_a_release(trace: Trace) -> None:
+    _, steps = trace
+    for before, event, after in steps:
+        was, now = before.server.capped, after.server.capped
+        if was is not None and not isinstance(event, Release):
+            # a SetAttr (of max_children too) or a queued Connect: the call waits in waitpid(-1),
+            # and reads max_children again only once a child has exited
+            assert now is was, (event, before, after)
+        if now is not None and (was is None or isinstance(event, Release)):
+            assert after.at_cap, (event, before, after)  # started, or still there, at the cap
+        if was is not None and now is None:
+            assert not after.at_cap, (event, after)
+        if was is Capped.TIMEOUT and now is None:  # handle_timeout()'s WNOHANG pass, then it returns
+            for worker in after.workers:
+                if worker.exited_child:
+                    assert worker.reaped is Reaped.YES, (event, after)
+
+
+@given(CAPPED_FORK_RUNS)
+def test_model_cap_a_Connect_under_a_waiting_loop_only_queues(trace: Trace) -> None:
+    _, steps = trace
+    for before, event, after in steps:
+        if not (isinstance(event, Connect) and before.server.phase is Phase.OPEN):
+            continue
+        if before.server.capped is not Capped.LOOP:  # handle_request(), or a loop below the cap
+            assert not after.workers[-1].queued, (before, after)
+            continue
+        waiting = Worker(
+            len(before.workers),
+            Kind.FORK,
+            held=False,
+            queued=True,
+            rejected=event.rejected,
+            failed=event.fails,
+        )
+        assert after == State(before.server, (*before.workers, waiting))
+
+
+@given(CAPPED_FORK_RUNS)
+def test_model_cap_the_loop_takes_queued_connections_oldest_first_and_below_the_cap(trace: Trace) -> None:
+    _, steps = trace
+    for before, event, after in steps:
+        waiting = [w.wid for w in before.queued]
+        taken = [wid for wid in waiting if not after.worker(wid).queued]
+        if not taken:
+            continue
+        assert isinstance(event, Release), event  # only a child's exit lets the waiting loop go on
+        assert taken == waiting[: len(taken)]
+        # it forked only below max_children, and stops at it again while connections wait
+        assert len(after.held) <= after.server.max_children, after
+        if after.queued:
+            assert after.server.capped is Capped.LOOP and after.at_cap, after
+
+
+@given(traces(max_steps=24, kind=Kind.THREAD, low_cap=True))
+def test_model_thread_servers_ignore_max_children(trace: Trace) -> None:
+    profile, steps = trace
+    for before, event, after in steps:
+        assert after.server.capped is None and not after.queued
+        if isinstance(event, SetAttr) and event.name == "max_children":
+            assert after == attrs.evolve(before, server=attrs.evolve(before.server, max_children=event.value))
+            continue
+        # the same step with max_children at its default leads to the same state
+        default = step(
+            profile, attrs.evolve(before, server=attrs.evolve(before.server, max_children=40)), event
+        )
+        assert after == attrs.evolve(
+            default, server=attrs.evolve(default.server, max_children=before.server.max_children)
+        )
 
 
 @pytest.mark.parametrize("profile", [DOCUMENTED, CPYTHON_38], ids=lambda p: p.name)

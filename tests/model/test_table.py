@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 
 from model import (
+    ATTRIBUTES,
     TRANSITIONS,
+    Capped,
     Close,
     Connect,
     Event,
@@ -33,7 +35,16 @@ from model import (
     listener_held,
     step,
 )
-from tests.model.model_helpers import ALL_PROFILES, candidates, each_kind, each_profile, run, traces
+from tests.model.model_helpers import (
+    ALL_PROFILES,
+    CPYTHON_38,
+    DOCUMENTED,
+    candidates,
+    each_kind,
+    each_profile,
+    run,
+    traces,
+)
 
 EVENT_TYPES = typing.get_args(Event)
 SAMPLE_EVENTS = {
@@ -175,12 +186,12 @@ def test_Release_of_a_released_worker_is_refused(profile: Profile, kind: Kind, p
     copy = attrs.evolve(state)
     for outcome in Outcome:
         assert not allowed(state, Release(0, outcome))
-        with pytest.raises(StepRefused, match="w0 was already released"):
+        with pytest.raises(StepRefused, match="w0 is not running"):
             step(profile, state, Release(0, outcome))
     assert state == copy
 
 
-@given(traces())
+@given(traces() | traces(low_cap=True))
 def test_allowed_is_exactly_when_step_does_not_refuse(trace: tuple[Profile, list]) -> None:
     profile, steps = trace
     assert profile in ALL_PROFILES
@@ -242,9 +253,44 @@ def test_Release_of_a_rejected_request_is_refused(profile: Profile, kind: Kind, 
 @each_profile
 def test_SetAttr_of_an_unmodelled_attribute_is_refused(profile: Profile) -> None:
     state = State.initial(Kind.THREAD)
-    with pytest.raises(StepRefused, match="max_children is not a modelled attribute"):
-        step(profile, state, SetAttr("max_children", True))
+    assert not allowed(state, SetAttr("allow_reuse_address", True))
+    with pytest.raises(StepRefused, match="allow_reuse_address is not a modelled attribute"):
+        step(profile, state, SetAttr("allow_reuse_address", True))
     assert state == State.initial(Kind.THREAD)
+
+
+def test_ATTRIBUTES_are_the_mix_in_attributes_with_their_modelled_values() -> None:
+    assert set(ATTRIBUTES) == {"block_on_close", "daemon_threads", "max_children"}
+    assert ATTRIBUTES["block_on_close"] == ATTRIBUTES["daemon_threads"] == (False, True)
+    # at 0, CPython's cap loop spins on an empty set of children: the model starts at 1
+    assert ATTRIBUTES["max_children"] and all(type(v) is int and v >= 1 for v in ATTRIBUTES["max_children"])
+    assert Server(Kind.FORK).max_children == 40  # ForkingMixIn's default
+
+
+@pytest.mark.parametrize("phase", list(Phase), ids=lambda p: p.value)
+@each_kind
+@each_profile
+def test_SetAttr_of_max_children_is_allowed_on_any_server_and_changes_only_it(
+    profile: Profile, kind: Kind, phase: Phase
+) -> None:
+    # no loop runs and no call waits at the cap here: the value is only stored
+    state = state_in(profile, kind, phase)
+    for value in ATTRIBUTES["max_children"]:
+        assert allowed(state, SetAttr("max_children", value))
+        assert step(profile, state, SetAttr("max_children", value)) == attrs.evolve(
+            state, server=attrs.evolve(state.server, max_children=value)
+        )
+
+
+@each_profile
+def test_SetAttr_of_a_value_outside_the_modelled_ones_is_refused(profile: Profile) -> None:
+    # max_children=0 would cap a loop with no child to wait for; True is not max_children=1
+    state = State.initial(Kind.FORK)
+    bad = (SetAttr("max_children", 0), SetAttr("max_children", 7), SetAttr("max_children", True))
+    for event in (*bad, SetAttr("block_on_close", 5), SetAttr("daemon_threads", 1)):
+        assert not allowed(state, event)
+        with pytest.raises(StepRefused):
+            step(profile, state, event)
 
 
 # --- the serving loop's own contract (conditions inside the OPEN cells) -----------------------
@@ -287,6 +333,80 @@ def test_loop_reaps_exited_children_maybe(profile: Profile) -> None:
     assert [w.reaped for w in s.workers] == [Reaped.YES, Reaped.YES]
 
 
+# --- max_children: what may happen while a call waits at the cap --------------------------
+
+
+def at_the_cap(profile: Profile, *events: Event) -> State:
+    """A forking server with max_children=2 and two held children w0 and w1, then `events`."""
+    state = State.initial(Kind.FORK)
+    return run(profile, state, SetAttr("max_children", 2), Connect(), Connect(), *events)
+
+
+@each_profile
+def test_cap_TimeOut_at_the_cap_allows_only_releases_and_attributes_meanwhile(profile: Profile) -> None:
+    s = at_the_cap(profile, TimeOut())
+    assert s.server.capped is Capped.TIMEOUT
+    for event in candidates(s):
+        if isinstance(event, SetAttr):
+            assert allowed(s, event), event
+            continue
+        if isinstance(event, Release):
+            assert allowed(s, event) is (event.wid in (0, 1)), event
+            continue
+        copy = attrs.evolve(s)
+        assert not allowed(s, event), event
+        with pytest.raises(StepRefused) as refused:
+            step(profile, s, event)
+        if not isinstance(event, Shutdown):  # that one is refused anyway: no loop runs
+            assert str(refused.value).startswith("handle_request() waits"), refused.value
+            assert "at max_children" in str(refused.value), refused.value
+        assert s == copy
+    s = run(profile, s, Release(0))  # below the cap: handle_request() has returned
+    assert s.server.capped is None
+    assert all(allowed(s, e) for e in (Connect(), TimeOut(), Serve(), Close()))
+
+
+@each_profile
+def test_cap_Shutdown_is_refused_while_the_loop_waits_at_the_cap(profile: Profile) -> None:
+    s = at_the_cap(profile, Serve())
+    assert s.server.capped is Capped.LOOP
+    copy = attrs.evolve(s)
+    assert not allowed(s, Shutdown())
+    with pytest.raises(StepRefused, match=r"^shutdown\(\) while .* at max_children"):
+        step(profile, s, Shutdown())
+    assert s == copy
+    # meanwhile connections come (and wait), children exit, attributes are set
+    for event in (Connect(), Connect(rejected=True), Release(0), SetAttr("max_children", 3)):
+        assert allowed(s, event), event
+    s = run(profile, s, Release(1))  # below the cap, the loop goes on and can be shut down
+    assert s.server.capped is None
+    assert allowed(s, Shutdown())
+
+
+@each_profile
+def test_cap_Release_of_a_connection_waiting_in_the_backlog_is_refused(profile: Profile) -> None:
+    # the loop has not taken it: there is no handler to release yet
+    s = at_the_cap(profile, Serve(), Connect(), Connect(rejected=True))
+    assert [w.wid for w in s.queued] == [2, 3]
+    copy = attrs.evolve(s)
+    for wid in (2, 3):
+        for outcome in Outcome:
+            assert not allowed(s, Release(wid, outcome))
+            with pytest.raises(StepRefused, match=rf"^w{wid} "):
+                step(profile, s, Release(wid, outcome))
+    assert s == copy
+
+
+@each_profile
+def test_cap_thread_servers_allow_everything_at_max_children(profile: Profile) -> None:
+    s = run(profile, State.initial(Kind.THREAD), SetAttr("max_children", 1), Connect(), Connect())
+    assert not s.at_cap
+    assert allowed(s, TimeOut()) and allowed(s, Close())
+    s = run(profile, s, TimeOut(), Serve(), Connect())
+    assert s.server.capped is None and not s.queued
+    assert allowed(s, Shutdown())
+
+
 # --- transports ---------------------------------------------------------------------------
 
 
@@ -306,3 +426,37 @@ def test_listener_held_only_by_running_children_that_keep_it(profile: Profile, t
 
 def test_transport_stream_is_tcp_and_unix_only() -> None:
     assert [t for t in Transport if t.stream] == [Transport.TCP, Transport.UNIX]
+
+
+# --- a worker that fails to start -------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_failed_spawn_leaves_a_record_and_no_worker(profile: Profile, kind: Kind) -> None:
+    state = run(profile, State.initial(kind), Connect(fails=True))
+    (record,) = state.workers
+    assert record.failed and not record.held and not record.spawned and not record.exited_child
+    assert state.held == () and not state.at_cap
+
+
+def test_as_built_close_after_a_failed_thread_start_joins_only_the_threads_before_it() -> None:
+    # _Threads.join() joins in spawn order and raises at the thread that never started
+    profile = CPYTHON_38
+    state = run(profile, State.initial(Kind.THREAD), Connect(), Connect(fails=True))
+    assert state.worker(1).tracked  # appended before t.start() raised
+    closing = step(profile, state, Close())
+    assert closing.server.awaited == frozenset({0}) and closing.server.close_raises
+    assert step(profile, closing, Release(0)).server.phase is Phase.CLOSED
+    # a spawn in between prunes it: no raise, and close waits as usual
+    pruned = run(profile, state, Connect())
+    assert not pruned.worker(1).tracked
+    closing = step(profile, pruned, Close())
+    assert closing.server.awaited == frozenset({0, 2}) and not closing.server.close_raises
+
+
+def test_documented_close_after_a_failed_thread_start_is_a_plain_close() -> None:
+    state = run(DOCUMENTED, State.initial(Kind.THREAD), Connect(), Connect(fails=True))
+    assert not state.worker(1).tracked
+    closing = step(DOCUMENTED, state, Close())
+    assert closing.server.awaited == frozenset({0}) and not closing.server.close_raises

@@ -6,8 +6,11 @@ expected state says which does what.
 
 from __future__ import annotations
 
+import attrs
+
 from model import (
     DOCUMENTED,
+    Capped,
     Close,
     Connect,
     Kind,
@@ -16,8 +19,10 @@ from model import (
     Profile,
     Reaped,
     Release,
+    Serve,
     Server,
     SetAttr,
+    Shutdown,
     State,
     TimeOut,
     Worker,
@@ -25,7 +30,7 @@ from model import (
 )
 from model.profiles import ThreadClose
 from model.table import settle
-from tests.model.model_helpers import CPYTHON_38, each_kind, each_profile
+from tests.model.model_helpers import CPYTHON_38, each_kind, each_profile, run
 
 T = Kind.THREAD
 F = Kind.FORK
@@ -633,3 +638,210 @@ def test_settle_closes_a_closing_state_with_nothing_left_to_wait_for(profile: Pr
     assert settle(profile, s) == State(
         Server(F, CLOSED, closes=1), (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES),)
     )
+
+
+# --- max_children: ForkingMixIn's cap ---------------------------------------------------------
+
+
+def queued(wid: int, rejected: bool = False) -> Worker:
+    """A connection waiting in the backlog while the loop sits at max_children: nothing ran yet."""
+    return Worker(wid, F, held=False, queued=True, rejected=rejected)
+
+
+def exited(wid: int, reaped: Reaped, outcome: Outcome = RETURN) -> Worker:
+    return Worker(wid, F, held=False, outcome=outcome, reaped=reaped)
+
+
+@each_profile
+def test_cap_Connect_under_a_loop_at_max_children_waits_in_the_backlog(profile: Profile) -> None:
+    s = run(profile, State.initial(F), SetAttr("max_children", 2), Serve(), Connect())
+    assert s == State(Server(F, loop=True, max_children=2), (Worker(0, F),))
+    s = step(profile, s, Connect())
+    # the second child reaches the cap: service_actions() waits in waitpid(-1) for one to exit
+    capped = Server(F, loop=True, max_children=2, capped=Capped.LOOP)
+    assert s == State(capped, (Worker(0, F), Worker(1, F)))
+    s = step(profile, s, Connect())
+    s = step(profile, s, Connect(rejected=True))  # verify_request() has not even run for it
+    assert s == State(capped, (Worker(0, F), Worker(1, F), queued(2), queued(3, rejected=True)))
+
+
+@each_profile
+def test_cap_release_below_the_cap_lets_the_loop_take_the_oldest_waiting_connection(profile: Profile) -> None:
+    s = run(
+        profile,
+        State.initial(F),
+        SetAttr("max_children", 2),
+        Serve(),
+        Connect(),
+        Connect(),
+        Connect(),
+        Connect(rejected=True),
+    )
+    s = step(profile, s, Release(1))
+    # waitpid(-1) reaped w1 (seen either way: the loop reaps in its time); the loop takes w2,
+    # which brings it back to the cap, so w3 waits on
+    capped = Server(F, loop=True, max_children=2, capped=Capped.LOOP)
+    assert s == State(capped, (Worker(0, F), exited(1, Reaped.MAYBE), Worker(2, F), queued(3, rejected=True)))
+    s = step(profile, s, Release(0, RAISE))
+    # the loop takes w3, which verify_request() rejects: no child, so it stays below the cap
+    w0 = exited(0, Reaped.MAYBE, RAISE)
+    assert s == State(
+        Server(F, loop=True, max_children=2), (w0, exited(1, Reaped.MAYBE), Worker(2, F), rejected(3, F))
+    )
+    s = step(profile, s, Connect())  # taken at once, and the cap is reached again
+    assert s == State(capped, (w0, exited(1, Reaped.MAYBE), Worker(2, F), rejected(3, F), Worker(4, F)))
+
+
+@each_profile
+def test_cap_raising_max_children_while_the_loop_waits_takes_effect_at_the_next_exit(
+    profile: Profile,
+) -> None:
+    s = run(profile, State.initial(F), SetAttr("max_children", 1), Connect(), Serve(), Connect(), Connect())
+    assert s == State(
+        Server(F, loop=True, max_children=1, capped=Capped.LOOP), (Worker(0, F), queued(1), queued(2))
+    )
+    s = step(profile, s, SetAttr("max_children", 3))
+    # the loop is blocked in waitpid(-1): it reads max_children again only once a child exits
+    assert s == State(
+        Server(F, loop=True, max_children=3, capped=Capped.LOOP), (Worker(0, F), queued(1), queued(2))
+    )
+    s = step(profile, s, Release(0))
+    # 0 of 3 running: the loop takes both waiting connections and stays below the cap
+    assert s == State(
+        Server(F, loop=True, max_children=3), (exited(0, Reaped.MAYBE), Worker(1, F), Worker(2, F))
+    )
+
+
+@each_profile
+def test_cap_lowering_max_children_while_the_loop_waits_keeps_it_waiting_after_an_exit(
+    profile: Profile,
+) -> None:
+    s = run(profile, State.initial(F), SetAttr("max_children", 2), Connect(), Connect(), Serve(), Connect())
+    s = step(profile, s, SetAttr("max_children", 1))
+    capped = Server(F, loop=True, max_children=1, capped=Capped.LOOP)
+    assert s == State(capped, (Worker(0, F), Worker(1, F), queued(2)))
+    s = step(profile, s, Release(0))
+    # read again as w0 exits: one running child is still at a cap of one
+    assert s == State(capped, (exited(0, Reaped.MAYBE), Worker(1, F), queued(2)))
+    s = step(profile, s, Release(1))
+    assert s == State(capped, (exited(0, Reaped.MAYBE), exited(1, Reaped.MAYBE), Worker(2, F)))
+
+
+@each_profile
+def test_cap_Serve_with_max_children_running_waits_at_the_cap_at_once(profile: Profile) -> None:
+    s = run(
+        profile, State.initial(F), SetAttr("max_children", 2), Connect(), Connect(), Connect(), Release(0)
+    )
+    # handle_request() forks without looking at the cap: three children for a cap of two
+    assert s == State(Server(F, max_children=2), (exited(0, Reaped.NO), Worker(1, F), Worker(2, F)))
+    s = step(profile, s, Serve())
+    # its first service_actions() finds two running children and waits there
+    assert s == State(
+        Server(F, loop=True, max_children=2, capped=Capped.LOOP),
+        (exited(0, Reaped.MAYBE), Worker(1, F), Worker(2, F)),
+    )
+
+
+@each_profile
+def test_cap_lowering_max_children_under_a_running_loop_makes_it_wait_at_once(profile: Profile) -> None:
+    s = run(profile, State.initial(F), Connect(), Serve())
+    assert s == State(Server(F, loop=True), (Worker(0, F),))
+    s = step(profile, s, SetAttr("max_children", 1))
+    capped = Server(F, loop=True, max_children=1, capped=Capped.LOOP)
+    assert s == State(capped, (Worker(0, F),))
+    s = step(profile, s, Connect())
+    assert s == State(capped, (Worker(0, F), queued(1)))
+
+
+@each_profile
+def test_cap_TimeOut_at_the_cap_waits_until_a_child_exits_below_it_then_reaps_every_exited_child(
+    profile: Profile,
+) -> None:
+    s = run(
+        profile, State.initial(F), SetAttr("max_children", 2), Connect(), Connect(), Connect(), Release(0)
+    )
+    s = step(profile, s, TimeOut())
+    # the cap loop reaps w0 first, then waits in waitpid(-1): w1 and w2 still run
+    assert s == State(
+        Server(F, timeouts=1, max_children=2, capped=Capped.TIMEOUT),
+        (exited(0, Reaped.YES), Worker(1, F), Worker(2, F)),
+    )
+    s = step(profile, s, SetAttr("max_children", 1))  # read again only once a child has exited
+    s = step(profile, s, Release(1))
+    # w1's exit returns the waitpid(-1); one running child is still at a cap of one
+    waiting = Server(F, timeouts=1, max_children=1, capped=Capped.TIMEOUT)
+    assert s == State(waiting, (exited(0, Reaped.YES), exited(1, Reaped.MAYBE), Worker(2, F)))
+    s = step(profile, s, Release(2, RAISE))
+    # below the cap: the WNOHANG pass reaps every exited child, then handle_request() returns
+    assert s == State(
+        Server(F, timeouts=1, max_children=1),
+        (exited(0, Reaped.YES), exited(1, Reaped.YES), exited(2, Reaped.YES, RAISE)),
+    )
+
+
+@each_profile
+def test_cap_non_blocking_Close_at_the_cap_waits_for_an_exit_only_as_built(profile: Profile) -> None:
+    s = run(
+        profile,
+        State.initial(F),
+        SetAttr("block_on_close", False),
+        SetAttr("max_children", 2),
+        Connect(),
+        Connect(),
+        Connect(),
+        Release(0),
+    )
+    s = step(profile, s, Close())
+    if not profile.cap_blocks_close:
+        # documented: block_on_close is false, so close waits for no child, cap or not
+        assert s == State(
+            Server(F, CLOSED, block_on_close=False, max_children=2, closes=1),
+            (exited(0, Reaped.YES), Worker(1, F), Worker(2, F)),
+        )
+        return
+    # cpython-3.8: collect_children() runs its cap loop first; it reaps w0, then waits in
+    # waitpid(-1) with nothing to await after it
+    assert s == State(
+        Server(F, CLOSING, block_on_close=False, max_children=2, capped=Capped.CLOSE),
+        (exited(0, Reaped.YES), Worker(1, F), Worker(2, F)),
+    )
+    s = step(profile, s, Release(2))
+    # one below the cap: the WNOHANG pass reaps w2, and close returns while w1 still runs
+    assert s == State(
+        Server(F, CLOSED, block_on_close=False, max_children=2, closes=1),
+        (exited(0, Reaped.YES), Worker(1, F), exited(2, Reaped.YES)),
+    )
+
+
+@each_profile
+def test_cap_blocking_Close_at_the_cap_reaps_the_exited_children_before_it_waits(profile: Profile) -> None:
+    s = run(
+        profile, State.initial(F), SetAttr("max_children", 2), Connect(), Connect(), Connect(), Release(0)
+    )
+    s = step(profile, s, Close())
+    # cpython-3.8's cap loop reaps w0 at once; documented's blocking pass reaps it in its own order
+    as_built = profile.cap_blocks_close
+    closing = Server(F, CLOSING, max_children=2, reaping_blocking=True, awaited=frozenset({1, 2}))
+    w0 = exited(0, Reaped.YES if as_built else Reaped.MAYBE)
+    assert s == State(
+        attrs.evolve(closing, capped=Capped.CLOSE if as_built else None), (w0, Worker(1, F), Worker(2, F))
+    )
+    s = step(profile, s, Release(1))
+    # below the cap, cpython-3.8 goes on to the blocking pass: both now wait for w2
+    assert s == State(closing, (w0, exited(1, Reaped.MAYBE), Worker(2, F)))
+    s = step(profile, s, Release(2))
+    assert s == State(
+        Server(F, CLOSED, max_children=2, closes=1),
+        (exited(0, Reaped.YES), exited(1, Reaped.YES), exited(2, Reaped.YES)),
+    )
+
+
+@each_profile
+def test_cap_thread_servers_ignore_max_children(profile: Profile) -> None:
+    events = (Connect(), Connect(), TimeOut(), Serve(), Connect(), Release(0), Shutdown(), Close())
+    capped = step(profile, State.initial(T), SetAttr("max_children", 1))
+    plain = State.initial(T)
+    for event in events:  # step by step, the same states but for the attribute itself
+        capped, plain = step(profile, capped, event), step(profile, plain, event)
+        assert capped == attrs.evolve(plain, server=attrs.evolve(plain.server, max_children=1)), event
+    assert len(capped.held) == 2 and not capped.queued

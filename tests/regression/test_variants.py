@@ -45,9 +45,10 @@ def check_json(
     examples: int = 100,
     deadline: float = 1.0,
     transport: str = "tcp",
+    seed: int = 0,
 ) -> tuple[int, dict[str, Any]]:
     report = folder / "report.json"
-    args = ["--kind", kind, "--transport", transport, "--seed", "0", "--examples", str(examples)]
+    args = ["--kind", kind, "--transport", transport, "--seed", str(seed), "--examples", str(examples)]
     args += ["--json", str(report)]
     done = sockcheck("check", "--module", str(module), *args, deadline=deadline)
     assert done.returncode in (0, 1), done.stderr
@@ -63,7 +64,9 @@ def found(report: dict[str, Any]) -> dict[str, int]:
 def test_variant_is_found_minimally(variant: Variant, tmp_path: Path) -> None:
     module = variant.write(tmp_path)
     kind = "both" if variant.name in FIRST_SLICE else variant.kind
-    status, report = check_json(module, kind, tmp_path, variant.examples, variant.deadline, variant.transport)
+    status, report = check_json(
+        module, kind, tmp_path, variant.examples, variant.deadline, variant.transport, variant.seed
+    )
     assert status == 1
     broken = found(report)
     assert variant.guarantee in broken, broken
