@@ -312,7 +312,7 @@ class Agent(object):
         # Sockets an earlier example's server left behind (a leak it was already judged for)
         # are not this one's: collect the cycles that may still hold some, then note the rest.
         gc.collect()
-        self.foreign_sockets = set((self._sockets() or {}).values())
+        self.foreign_sockets = set((_sockets() or {}).values())
         base = _server_class(self.module, kind, transport)
         server_class = _instrumented_server(self, base)
         handler_class = _probe_handler(self, self.module.BaseRequestHandler)
@@ -483,19 +483,10 @@ class Agent(object):
 
     def _server_socket_alive(self):
         """Whether the server's own socket is still open here or in one of its children."""
+        if self.server_inode is None:
+            return True  # not measurable here: believe the probe
         pids = ["self"] + [str(pid) for pid in self.children if _child_state(pid) == "running"]
-        for pid in pids:
-            try:
-                fds = os.listdir("/proc/%s/fd" % pid)
-            except OSError:
-                continue
-            for fd in fds:
-                try:
-                    if os.readlink("/proc/%s/fd/%s" % (pid, fd)) == self.server_inode:
-                        return True
-                except OSError:
-                    pass
-        return self.server_inode is None  # not measurable here: believe the probe
+        return any(self.server_inode in (_sockets(pid) or {}).values() for pid in pids)
 
     def _try(self, probe):
         address = self._server_address()
@@ -527,6 +518,7 @@ class Agent(object):
         for call in (self.close_call, self.dispatch_call, self.loop_call, self.shutdown_call):
             if call is not None and not call.done.wait(max(0, end - time.monotonic())):
                 leftovers.append("%s() still blocked" % call.name)
+        self.events.sync(max(0, end - time.monotonic()))  # every dispatch is in the log now
         for request in self.requests:  # a loop at max_children may have taken some late
             if (
                 request.pid is None
@@ -566,7 +558,6 @@ class Agent(object):
     def _learn_late_worker(self, request, end):
         """A request the loop dispatched after all: wait for its worker to show itself."""
         rid = request.rid
-        self.events.sync(max(0, end - time.monotonic()))
         if self._has(self.events.log, "dispatched", rid, AGENT_PID):
             self.events.wait_for(lambda log: self._has(log, "enter", rid), max(0, end - time.monotonic()))
             self._learn_worker(request)
@@ -636,7 +627,7 @@ class Agent(object):
 
     def _server_sockets(self):
         """Sockets open in this process that are not the agent's own (clients, word pairs)."""
-        sockets = self._sockets()
+        sockets = _sockets()
         if sockets is None:
             return None  # no /proc here: not measured
         mine = set()
@@ -644,22 +635,6 @@ class Agent(object):
             for sock in (request.client, request.word_out, request.word_in):
                 mine.add(sock.fileno())  # -1 once closed
         return sum(1 for fd, inode in sockets.items() if fd not in mine and inode not in self.foreign_sockets)
-
-    def _sockets(self):
-        """{descriptor: 'socket:[inode]'} for every socket open in this process."""
-        try:
-            fds = os.listdir("/proc/self/fd")
-        except OSError:
-            return None
-        found = {}
-        for fd in fds:
-            try:
-                target = os.readlink("/proc/self/fd/" + fd)
-            except OSError:
-                continue  # the listing's own descriptor, already gone
-            if target.startswith("socket:"):
-                found[int(fd)] = target
-        return found
 
     def _observe_request(self, request, log):
         mine = [e for e in log if e["rid"] == request.rid]
@@ -860,6 +835,23 @@ def _spawn_fails():
     finally:
         threading.Thread.start = start
         os.fork = fork
+
+
+def _sockets(pid="self"):
+    """{descriptor: 'socket:[inode]'} for every socket open in a process (None: no /proc)."""
+    try:
+        fds = os.listdir("/proc/%s/fd" % pid)
+    except OSError:
+        return None
+    found = {}
+    for fd in fds:
+        try:
+            target = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+        except OSError:
+            continue  # the listing's own descriptor, already gone
+        if target.startswith("socket:"):
+            found[int(fd)] = target
+    return found
 
 
 def _inode(fd):
