@@ -145,6 +145,9 @@ class RunConfig:
     examples_run: int = 0
     steps_run: int = 0
     divergence: Divergence | None = None
+    # The shortest counterexample seen for each guarantee, kept by the machine itself: if
+    # Hypothesis gives up on the run (a flaky replay), what was already found is not lost.
+    seen: dict[str, Counterexample] = attrs.field(factory=dict)
     on_example: Callable[[RunConfig], None] | None = None
 
 
@@ -278,7 +281,11 @@ class RefinementMachine(RuleBasedStateMachine):
         violations = check(StepView(self.profile, before, event, after, obs))
         if violations:
             self.failed = True
-            raise counterexample_class(violations[0].guarantee)(violations, self.steps)
+            found = counterexample_class(violations[0].guarantee)(violations, self.steps)
+            shortest = self.config.seen.get(found.guarantee.name)
+            if shortest is None or len(found.steps) < len(shortest.steps):
+                self.config.seen[found.guarantee.name] = found
+            raise found
 
     def _follow_documented(self, event: Event, obs: Observation) -> None:
         if self.shadow is None:

@@ -98,7 +98,7 @@ def check_kind(
     except (Counterexample, TargetBroke, TargetLeftovers) as failure:
         failures = (failure,)
     except Flaky as flaky:  # before the group: FlakyFailure is one too
-        failures = (FlakyTarget(_first_line(flaky)),)
+        failures = (*config.seen.values(), FlakyTarget(_first_line(flaky)))
     except BaseExceptionGroup as group:  # several distinct failures, some perhaps flaky
         flaky, group = group.split(Flaky)
         leaves, rest = group.split((Counterexample, TargetBroke, TargetLeftovers)) if group else (None, None)
