@@ -605,7 +605,7 @@ class Agent(object):
     # -- observing ----------------------------------------------------------------------
 
     def observe(self):
-        self.events.sync(self.deadline)
+        sockets = self._count_between_requests()
         log = self._mine(self.events.log)
         workers = [self._observe_request(r, log) for r in self.requests]
         close_return = [e["seq"] for e in log if e["e"] == "server_close_return"]
@@ -622,8 +622,26 @@ class Agent(object):
             "dispatch_error": self.dispatch_call.error if self.dispatch_call else None,
             "probe": self.probe,
             "handle_timeout": sum(1 for e in log if e["e"] == "handle_timeout"),
-            "server_sockets": self._server_sockets(),
+            "server_sockets": sockets,
         }
+
+    def _count_between_requests(self):
+        """The server process's sockets, counted while no request is between accept and its
+        disposal (a worker started, or the request shut down): a running loop that takes a
+        connection the model did not expect is then seen taking it, not counted half-way."""
+        for _ in range(3):
+            self.events.sync(self.deadline)
+            self.events.wait_for(self._between_requests, self.deadline)
+            start = len(self.events.log)
+            sockets = self._server_sockets()
+            self.events.sync(self.deadline)
+            if not any(e["e"] == "handling" for e in self._mine(self.events.log[start:])):
+                return sockets
+        return None  # the loop kept taking connections: not measured this time
+
+    def _between_requests(self, log):
+        mine = self._mine(log)
+        return sum(1 for e in mine if e["e"] == "handling") == sum(1 for e in mine if e["e"] == "handled")
 
     def _server_sockets(self):
         """Sockets open in this process that are not the agent's own (clients, word pairs)."""
@@ -756,6 +774,19 @@ def _instrumented_server(agent, base):
                 base.process_request(self, request, client_address)
             if os.getpid() == AGENT_PID:  # a forked child never comes back here
                 events.emit("dispatched", rid)
+
+        if hasattr(base, "_handle_request_noblock"):  # every CPython has it; a patch may not
+
+            def _handle_request_noblock(self):
+                # From accept to the request's disposal (a worker started, or the request
+                # shut down): observations wait until the server is outside this span, so a
+                # request the model did not expect is never counted half-way (as a socket).
+                events.emit("handling")
+                try:
+                    base._handle_request_noblock(self)
+                finally:
+                    if os.getpid() == AGENT_PID:  # a forked child never comes back here
+                        events.emit("handled")
 
         def handle_timeout(self):
             events.emit("handle_timeout")

@@ -71,6 +71,8 @@ class Action(enum.Enum):
     SHUTDOWN = "shutdown"
 
 
+CHOICES = len(Action) * ARGUMENTS  # one step's draw: (action, argument)
+
 ATTRIBUTE_OF = {
     Action.SET_BLOCK_ON_CLOSE: "block_on_close",
     Action.SET_DAEMON_THREADS: "daemon_threads",
@@ -85,6 +87,7 @@ class Step:
     before: State
     after: State
     obs: Observation
+    choice: int = 0  # the draw that made it: replaying the draws replays the steps
 
 
 @attrs.frozen
@@ -118,10 +121,11 @@ class TargetLeftovers(Exception):
 class TargetBroke(Exception):
     """The target hung or crashed during the last of `steps` (an event the model allowed)."""
 
-    def __init__(self, failure: TargetFailure, steps: list[Step], event: Event) -> None:
+    def __init__(self, failure: TargetFailure, steps: list[Step], event: Event, choice: int) -> None:
         super().__init__(str(failure))
         self.steps = tuple(steps)
         self.event = event
+        self.choice = choice
 
 
 _COUNTEREXAMPLES: dict[str, type[Counterexample]] = {}
@@ -183,12 +187,13 @@ class RefinementMachine(RuleBasedStateMachine):
     # steps at once is within reach, which is how a stray connect-and-release pair goes.
     # The number shrinks towards the first action with the first argument.
 
-    @rule(choice=st.integers(0, len(Action) * ARGUMENTS - 1))
+    @rule(choice=st.integers(0, CHOICES - 1))
     def step(self, choice: int) -> None:
         action_index, argument = divmod(choice, ARGUMENTS)
         self.act(list(Action)[action_index], argument)
 
     def act(self, action: Action, argument: int) -> None:
+        choice = list(Action).index(action) * ARGUMENTS + argument
         index, variant = divmod(argument, len(OUTCOMES))  # which held worker; how / reject / value
         outcome = OUTCOMES[variant]
         value: bool | int = variant == 1
@@ -202,7 +207,7 @@ class RefinementMachine(RuleBasedStateMachine):
             value = values[argument % len(values)]
         candidate = self._candidate(action, index, outcome, value)
         if candidate is not None and allowed(self.state, candidate[0]):
-            self._do(*candidate)
+            self._do(*candidate, choice)
 
     def _candidate(
         self, action: Action, index: int, outcome: Outcome, value: bool | int
@@ -265,7 +270,7 @@ class RefinementMachine(RuleBasedStateMachine):
 
     # -- one step -------------------------------------------------------------------------
 
-    def _do(self, event: Event, act: Callable[[State], Observation]) -> None:
+    def _do(self, event: Event, act: Callable[[State], Observation], choice: int) -> None:
         before = self.state
         assert allowed(before, event), event  # the rule only makes events the table allows
         after = step(self.profile, before, event)
@@ -273,9 +278,9 @@ class RefinementMachine(RuleBasedStateMachine):
             obs = act(after)
         except TargetFailure as failure:
             self.failed = True
-            raise TargetBroke(failure, self.steps, event) from None
+            raise TargetBroke(failure, self.steps, event, choice) from None
         self.state = after
-        self.steps.append(Step(event, before, after, obs))
+        self.steps.append(Step(event, before, after, obs, choice))
         self.config.steps_run += 1
         self._follow_documented(event, obs)
         violations = check(StepView(self.profile, before, event, after, obs))

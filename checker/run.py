@@ -15,11 +15,13 @@ from checker.driver import CannotRun, Driver
 from checker.machine import (
     Counterexample,
     Divergence,
+    RefinementMachine,
     RunConfig,
     TargetBroke,
     TargetLeftovers,
     machine_for,
 )
+from checker.minimize import minimize
 from model import Kind, Profile, Transport
 
 if sys.version_info < (3, 11):  # pragma: no cover - Hypothesis ships the backport there
@@ -109,6 +111,7 @@ def check_kind(
             failures += (FlakyTarget(_first_line(flaky)),)
     finally:
         driver.stop()
+    failures = tuple(_minimal(machine, f) for f in failures)
     return KindResult(
         kind=kind,
         transport=transport,
@@ -120,6 +123,17 @@ def check_kind(
         failures=tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps)))),
         divergence=config.divergence,
     )
+
+
+def _minimal(machine: type[RefinementMachine], failure: Failure) -> Failure:
+    """Hypothesis's result, unless a replay of its draws finds a smaller one (it gave up
+    on a flaky run, or a race cut its shrinking short)."""
+    if isinstance(failure, FlakyTarget):
+        return failure
+    try:
+        return minimize(machine, failure)
+    finally:
+        machine.config.driver.stop()
 
 
 def _first_line(error: BaseException) -> str:

@@ -64,7 +64,7 @@ def replay(
         for action, value in actions:
             candidate = machine._candidate(action, 0, Outcome.RETURN, value)
             assert candidate is not None and allowed(machine.state, candidate[0]), action
-            machine._do(*candidate)
+            machine._do(*candidate, choice=0)
     except Counterexample as broken:
         return broken.guarantee.name
     finally:
