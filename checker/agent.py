@@ -123,6 +123,50 @@ class Events(object):
         return self.wait_for(lambda log: any(e.get("token") == token for e in log[start:]), timeout)
 
 
+# --- what the server writes, and when its loop stops -------------------------------------
+
+
+class Recorder(object):
+    """sys.stderr, keeping aside what one thread writes while it asks to (handle_error())."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self._local = threading.local()
+
+    def write(self, text):
+        kept = getattr(self._local, "kept", None)
+        if kept is not None:
+            kept.append(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+    @contextlib.contextmanager
+    def keep(self):
+        self._local.kept = kept = []
+        try:
+            yield kept
+        finally:
+            self._local.kept = None
+
+
+class Announced(object):
+    """The server's is-shut-down event, reporting when it is set: serve_forever() sets it as
+    its loop stops, and shutdown() must not return before."""
+
+    def __init__(self, event, events):
+        self._event = event
+        self._events = events
+
+    def set(self):
+        self._events.emit("loop_stopped")
+        self._event.set()
+
+    def __getattr__(self, name):
+        return getattr(self._event, name)
+
+
 # --- calls that may block ----------------------------------------------------------------
 
 
@@ -266,6 +310,8 @@ class Agent(object):
         self.shutdown_call = None
         # Work for the running loop's next service_actions() to do first, then report.
         self.next_turn = None
+        self.count_turns = False  # service_actions() reports each turn it completes
+        self.loop_start = 0  # where the last serve_forever() started, in the event log
         self.probe = None
         with self.events.cond:
             self.events.generation += 1
@@ -323,6 +369,9 @@ class Agent(object):
             address = ("127.0.0.1", 0)
         self.server = server_class(address, handler_class)
         self.server.timeout = TIMEOUT
+        stopped = getattr(self.server, "_BaseServer__is_shut_down", None)
+        if stopped is not None:  # every CPython has it; a rewritten BaseServer may not
+            self.server._BaseServer__is_shut_down = Announced(stopped, self.events)
         self.server_inode = _inode(self.server.socket.fileno())
         return {"class": base.__name__, "composed": base.__module__ == __name__}
 
@@ -384,11 +433,21 @@ class Agent(object):
     def _serving(self):
         return self.loop_call is not None and not self.loop_call.done.is_set()
 
-    def cmd_serve(self):
+    def cmd_serve(self, turn=False):
         server = self.server
+        self.loop_start = len(self.events.log)
+        self.count_turns = turn
         self.loop_call = Call("serve_forever", lambda: server.serve_forever(POLL), self.events, watch=False)
-        self._on_next_turn(lambda: None)  # its first turn has looked at max_children
+        if turn:  # its first service_actions() has reaped what had exited before
+            self._wait_turns(self.loop_start, 1)
+        else:
+            self._on_next_turn(lambda: None)  # its first turn has looked at max_children
+        self.count_turns = False
         return self.observe()
+
+    def _wait_turns(self, start, turns):
+        """Wait until the running loop has completed `turns` service_actions() since `start`."""
+        self._wait_events(lambda log: sum(1 for e in log[start:] if e["e"] == "turned") >= turns)
 
     def _on_next_turn(self, work):
         """Have the running loop do `work` as its next service_actions() starts, and wait."""
@@ -424,13 +483,20 @@ class Agent(object):
     def _shutdown(self):
         self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=False)
 
-    def cmd_release(self, rid, outcome, close_must_return, dispatch_must_return=True, accepted=()):
+    def cmd_release(
+        self, rid, outcome, close_must_return, dispatch_must_return=True, accepted=(), turn=False
+    ):
         request = self.requests[rid]
         request.word_out.sendall({"raise": b"r", "exit": b"x"}.get(outcome, b"f"))
         request.word_sent = True
+        self.count_turns = turn
         self._wait_done(request)
+        start = len(self.events.log)
         for other in accepted:  # the loop was at max_children: now it takes these
             self._wait_accepted(self.requests[other])
+        if turn:  # the second turn from here began after the worker had ended
+            self._wait_turns(start, 2)
+        self.count_turns = False
         self._settle_close(close_must_return)
         call = self.dispatch_call
         if call is not None and not call.done.is_set():
@@ -613,6 +679,9 @@ class Agent(object):
             close_return = []  # only the return of the close in progress, or of the last one
         return {
             "loop": self.loop_call.status() if self.loop_call else "none",
+            "loop_error": self.loop_call.error if self.loop_call else None,
+            "loop_stopped_seq": self._last_seq(log, "loop_stopped"),
+            "shutdown_return_seq": self._last_seq(log, "shutdown_return"),
             "shutdown": self.shutdown_call.status() if self.shutdown_call else "none",
             "workers": workers,
             "close": self.close_call.status() if self.close_call else "none",
@@ -638,6 +707,11 @@ class Agent(object):
             if not any(e["e"] == "handling" for e in self._mine(self.events.log[start:])):
                 return sockets
         return None  # the loop kept taking connections: not measured this time
+
+    def _last_seq(self, log, name):
+        """Where `name` last happened since the last serve_forever() started."""
+        seqs = [e["seq"] for e in log if e["e"] == name and e["seq"] >= self.loop_start]
+        return seqs[-1] if seqs else None
 
     def _between_requests(self, log):
         mine = self._mine(log)
@@ -695,6 +769,7 @@ class Agent(object):
             "entered": entered,
             "exited": sum(1 for e in mine if e["e"] == "exit"),
             "handle_error": counts.get("handle_error", {"worker": 0, "server": 0}),
+            "quiet_errors": sum(1 for e in mine if e["e"] == "quiet_error"),
             "shutdown_request": counts.get("shutdown_request", {"worker": 0, "server": 0}),
             "close_request": counts.get("close_request", {"worker": 0, "server": 0}),
             "closed_before_exit": closed_early,
@@ -798,11 +873,18 @@ def _instrumented_server(agent, base):
                 work()
                 events.emit("service_actions")
             base.service_actions(self)
+            if agent.count_turns:
+                events.emit("turned")
 
         def handle_error(self, request, client_address):
             rid = agent.rid_of(request)
             events.emit("handle_error", rid, where=agent.where(rid))
-            base.handle_error(self, request, client_address)
+            with sys.stderr.keep() as kept:
+                try:
+                    base.handle_error(self, request, client_address)
+                finally:
+                    if "Traceback (most recent call last)" not in "".join(kept):
+                        events.emit("quiet_error", rid)
 
         def shutdown_request(self, request):
             rid = agent.rid_of(request)
@@ -961,6 +1043,7 @@ def _oneline(exc):
 def main():
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever the target prints goes to stderr, never into the protocol
+    sys.stderr = Recorder(sys.stderr)
     agent = Agent(out)
     for line in sys.stdin:
         command = json.loads(line)

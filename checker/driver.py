@@ -154,8 +154,9 @@ class Driver:
         command = {"op": "connect", "rejected": rejected, "queued": queued, "fails": fails}
         return _observation(self._ask(command))
 
-    def serve(self) -> Observation:
-        return _observation(self._ask({"op": "serve"}))
+    def serve(self, turn: bool = False) -> Observation:
+        """Start serve_forever(); with `turn`, return once a whole turn of its loop is done."""
+        return _observation(self._ask({"op": "serve", "turn": turn}))
 
     def shutdown(self) -> Observation:
         return _observation(self._ask({"op": "shutdown"}))
@@ -170,9 +171,12 @@ class Driver:
         close_must_return: bool,
         dispatch_must_return: bool = True,
         accepted: list[int] | None = None,
+        turn: bool = False,
     ) -> Observation:
-        """Release a held handler; `accepted`: waiting connections the loop then takes."""
+        """Release a held handler; `accepted`: waiting connections the loop then takes;
+        `turn`: return once the running loop has made a whole turn after the worker ended."""
         command = {
+            "turn": turn,
             "op": "release",
             "rid": wid,
             "outcome": outcome.value,
@@ -215,6 +219,7 @@ def _worker(raw: dict[str, Any]) -> WorkerObs:
         entered=raw["entered"],
         exited=raw["exited"],
         handle_error=_where(raw["handle_error"]),
+        quiet_errors=raw["quiet_errors"],
         shutdown_request=_where(raw["shutdown_request"]),
         close_request=_where(raw["close_request"]),
         closed_before_exit=raw["closed_before_exit"],
@@ -240,6 +245,9 @@ def _observation(raw: dict[str, Any]) -> Observation:
         probe=Probe(raw["probe"]) if raw["probe"] else None,
         handle_timeout=raw["handle_timeout"],
         loop=_CALL[raw["loop"]],
+        loop_error=raw["loop_error"],
+        loop_stopped_seq=raw["loop_stopped_seq"],
+        shutdown_return_seq=raw["shutdown_return_seq"],
         shutdown=_CALL[raw["shutdown"]],
         server_sockets=raw["server_sockets"],
     )

@@ -239,13 +239,14 @@ class RefinementMachine(RuleBasedStateMachine):
                 close_must_return=_close_must_return(after),
                 dispatch_must_return=after.server.capped is not Capped.TIMEOUT,
                 accepted=[w.wid for w in state.queued if not after.worker(w.wid).queued],
+                turn=_loop_turns(after),
             )
         if action is Action.CLOSE:
             return Close(), lambda after: driver.close(_close_must_return(after))
         if action is Action.TIME_OUT:
             return TimeOut(), lambda after: driver.time_out(after.server.capped is not Capped.TIMEOUT)
         if action is Action.SERVE:
-            return Serve(), lambda after: driver.serve()
+            return Serve(), lambda after: driver.serve(_loop_turns(after))
         if action is Action.SHUTDOWN:
             return Shutdown(), lambda after: driver.shutdown()
         name = ATTRIBUTE_OF[action]
@@ -303,6 +304,12 @@ class RefinementMachine(RuleBasedStateMachine):
             self.shadow = None  # past a divergence the shadow no longer tracks the target
             if self.config.divergence is None or len(self.steps) < len(self.config.divergence.steps):
                 self.config.divergence = Divergence(tuple(violations), tuple(self.steps))
+
+
+def _loop_turns(after: State) -> bool:
+    """A forking server's loop runs freely: its next whole turn reaps the exited children."""
+    server = after.server
+    return server.kind is Kind.FORK and server.loop and server.capped is None
 
 
 def _close_must_return(after: State) -> bool:

@@ -14,7 +14,7 @@ import attrs
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import Profile
 from model.state import Capped, Kind, Outcome, Phase, Reaped, State, Worker
-from model.table import Connect, Event, Release, Shutdown, TimeOut, listener_held, server_sockets
+from model.table import Connect, Event, Release, Serve, Shutdown, TimeOut, listener_held, server_sockets
 
 
 @attrs.frozen
@@ -120,9 +120,21 @@ def _close_returns(v: StepView) -> list[str]:
 
 
 def _no_zombie_after_blocking_close(v: StepView) -> list[str]:
-    if isinstance(v.event, TimeOut):
-        return []  # timeout-reaps speaks for this step
+    if isinstance(v.event, TimeOut) or _loop_turned(v):
+        return []  # timeout-reaps, loop-reaps speak for these steps
     return [f"w{wid}'s child is a zombie though server_close() must have reaped it" for wid in _zombies(v)]
+
+
+def _loop_reaps(v: StepView) -> list[str]:
+    if not _loop_turned(v):
+        return []
+    return [f"w{wid}'s child is still a zombie after a whole turn of serve_forever()" for wid in _zombies(v)]
+
+
+def _loop_turned(v: StepView) -> bool:
+    """A step after which the checker waited for a whole turn of a freely running loop."""
+    server = v.after.server
+    return isinstance(v.event, Release | Serve) and server.loop and server.capped is None
 
 
 def _timeout_reaps(v: StepView) -> list[str]:
@@ -257,8 +269,6 @@ def _finished_not_retained(v: StepView) -> list[str]:
 
 
 def _shutdown_stops_loop(v: StepView) -> list[str]:
-    # Only liveness is judged: serve_forever() sets the event shutdown() waits on just before
-    # it returns, so which of the two calls is seen returning first is a race either way.
     if not isinstance(v.event, Shutdown):
         return []
     found = []
@@ -266,7 +276,27 @@ def _shutdown_stops_loop(v: StepView) -> list[str]:
         found.append(f"shutdown() {v.obs.shutdown.value} instead of returning once the loop stopped")
     if v.obs.loop is not Call.RETURNED:
         found.append(f"serve_forever() {v.obs.loop.value} after shutdown() was called")
+    # The order is judged where the loop reports setting the event shutdown() waits on (the
+    # two calls' own returns race: both follow that moment).
+    stopped, returned = v.obs.loop_stopped_seq, v.obs.shutdown_return_seq
+    if returned is not None and v.obs.loop is Call.RETURNED and (stopped is None or stopped > returned):
+        found.append("shutdown() returned before serve_forever() had stopped")
     return found
+
+
+def _loop_runs_until_shutdown(v: StepView) -> list[str]:
+    if not v.after.server.loop or v.obs.loop is Call.BLOCKED:
+        return []
+    error = f" ({v.obs.loop_error})" if v.obs.loop_error else ""
+    return [f"serve_forever() {v.obs.loop.value}{error} though shutdown() was not called"]
+
+
+def _handle_error_prints(v: StepView) -> list[str]:
+    return [
+        f"w{w.wid}: handle_error ran without printing a traceback ({o.quiet_errors} times)"
+        for w, o in v.pairs()
+        if o.quiet_errors
+    ]
 
 
 def _max_children(v: StepView) -> list[str]:
@@ -385,6 +415,13 @@ GUARANTEES: tuple[Guarantee, ...] = (
         _handle_error_once,
     ),
     Guarantee(
+        "handle-error-prints",
+        "handle_error() (as the server defines it) prints the exception's traceback to "
+        "standard error, each time it is called.",
+        "",
+        _handle_error_prints,
+    ),
+    Guarantee(
         "request-closed-once",
         "Each connection is shut down and closed exactly once, by its worker, after its "
         "handler returns; a forking parent closes only its own copy, once.",
@@ -420,9 +457,24 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "shutdown-stops-loop",
-        "shutdown() called while serve_forever() runs returns, and serve_forever() returns too.",
+        "shutdown() called while serve_forever() runs returns only once the loop has stopped, "
+        "and serve_forever() returns too.",
         "bpo-2302",
         _shutdown_stops_loop,
+    ),
+    Guarantee(
+        "loop-runs-until-shutdown",
+        "serve_forever() goes on serving until shutdown() is called, also when started again "
+        "after a shutdown().",
+        "bpo-2302",
+        _loop_runs_until_shutdown,
+    ),
+    Guarantee(
+        "loop-reaps",
+        "While serve_forever() runs, a forking server's service_actions() reaps every child "
+        "that has exited, at its next turn.",
+        "bpo-11109",
+        _loop_reaps,
     ),
     Guarantee(
         "max-children",

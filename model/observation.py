@@ -51,6 +51,7 @@ class WorkerObs:
     entered: int = 0  # handle() entered
     exited: int = 0  # handle() left (returned or raised)
     handle_error: Where = Where()
+    quiet_errors: int = 0  # handle_error() calls that printed no traceback to stderr
     shutdown_request: Where = Where()
     close_request: Where = Where()
     closed_before_exit: bool = False  # the worker closed the request before handle() left
@@ -73,6 +74,11 @@ class Observation:
     probe: Probe | None = None  # a connection attempt after close
     handle_timeout: int = 0  # handle_timeout() calls so far
     loop: Call = Call.NONE  # the last serve_forever()
+    loop_error: str | None = None
     shutdown: Call = Call.NONE  # the last shutdown()
+    # Positions in the event log, since the last serve_forever() started: where its loop
+    # stopped (it set the event shutdown() waits on) and where shutdown() returned.
+    loop_stopped_seq: int | None = None
+    shutdown_return_seq: int | None = None
     # Sockets open in the server process that the checker does not own (None: not measurable).
     server_sockets: int | None = None

@@ -65,8 +65,8 @@ class Serve:
     """serve_forever(poll_interval) starts on a thread of its own.
 
     While it runs, it accepts each connection and spawns its worker, and after every poll
-    it calls service_actions(): ForkingMixIn reaps the children that have exited, at some
-    point within one poll interval (so a finished child is reaped MAYBE, seen either way).
+    it calls service_actions(): ForkingMixIn reaps the children that have exited (the
+    checker waits for the loop's next whole turn after a release, and after the start).
     """
 
 
@@ -248,7 +248,8 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
 
 
 def serve(profile: Profile, state: State, event: Event) -> State:
-    """serve_forever() starts; its service_actions() will reap the exited children."""
+    """serve_forever() starts; its first service_actions() reaps the exited children (at
+    max_children, its cap loop reaps them in an order of its own: MAYBE)."""
     workers = tuple(
         attrs.evolve(w, reaped=Reaped.MAYBE) if w.exited_child and w.reaped is Reaped.NO else w
         for w in state.workers
@@ -345,12 +346,14 @@ def settle(profile: Profile, state: State) -> State:
 
 def _serve_waiting(profile: Profile, state: State) -> State:
     """serve_forever() accepts the waiting connections, one per turn of the loop, until its
-    service_actions() finds the server at max_children and waits there."""
+    service_actions() finds the server at max_children and waits there. A loop that turns
+    freely reaps every child that has exited at its next service_actions() (the checker
+    waits for that turn)."""
     while state.server.loop and state.server.capped is None:
         if state.at_cap:
             return attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.LOOP))
         if not state.queued:
-            return state
+            return _reap_exited(state)
         state = _accept(profile, state, state.queued[0].wid)
     return state
 

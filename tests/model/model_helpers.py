@@ -110,6 +110,9 @@ def traces(
 CLOSE_RETURN_SEQ = 1000  # the event-log position of close's return: after every release
 
 
+LOOP_STOPPED_SEQ = 500
+
+
 def ideal_view(profile: Profile, before: State, event: Event) -> StepView:
     """Step the model, and pair the step with what a perfect server would show after it."""
     after = step(profile, before, event)
@@ -146,6 +149,9 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
         handle_timeout=after.server.timeouts,
         loop=loop,
         shutdown=Call.RETURNED if stopped else Call.NONE,
+        # the loop reports that it stopped, and then shutdown() returns
+        loop_stopped_seq=LOOP_STOPPED_SEQ if stopped else None,
+        shutdown_return_seq=LOOP_STOPPED_SEQ + 1 if stopped else None,
         server_sockets=server_sockets(after),
     )
 

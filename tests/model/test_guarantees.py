@@ -1112,6 +1112,82 @@ def test_shutdown_stops_loop_passes_other_steps_whatever_the_loop_does() -> None
     assert BY_NAME["shutdown-stops-loop"].check(with_obs(view, loop=Call.RETURNED)) == []
 
 
+@each_kind
+def test_shutdown_stops_loop_flags_a_shutdown_that_returned_before_the_loop_stopped(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Serve(), Shutdown())
+    returned = view.obs.shutdown_return_seq
+    assert returned is not None and view.obs.loop_stopped_seq == returned - 1
+    for stopped in (returned + 1, None):  # later, or never since this loop started
+        assert flagged(with_obs(view, loop_stopped_seq=stopped)) == {
+            "shutdown-stops-loop": ["shutdown() returned before serve_forever() had stopped"]
+        }
+
+
+# --- loop-runs-until-shutdown -----------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_loop_runs_until_shutdown_flags_a_loop_that_ended_on_its_own(profile: Profile, kind: Kind) -> None:
+    for events in ([Serve()], [Serve(), Connect()], [Serve(), Shutdown(), Serve()]):
+        view = view_after(profile, kind, *events)
+        assert view.obs.loop is Call.BLOCKED
+        assert flagged(with_obs(view, loop=Call.RETURNED)) == {
+            "loop-runs-until-shutdown": ["serve_forever() returned though shutdown() was not called"]
+        }
+    raised = with_obs(view, loop=Call.RAISED, loop_error="ValueError: no")
+    assert flagged(raised) == {
+        "loop-runs-until-shutdown": [
+            "serve_forever() raised (ValueError: no) though shutdown() was not called"
+        ]
+    }
+
+
+@each_kind
+def test_loop_runs_until_shutdown_passes_a_loop_that_shutdown_stopped(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Serve(), Connect(), Shutdown())
+    assert view.obs.loop is Call.RETURNED
+    assert_keeps_all(view)
+
+
+# --- loop-reaps -------------------------------------------------------------------------------
+
+
+@each_profile
+def test_loop_reaps_flags_a_zombie_after_a_whole_turn(profile: Profile) -> None:
+    for events in ([Serve(), Connect(), Release(0)], [Connect(), Release(0), Serve()]):
+        view = view_after(profile, F, *events)
+        assert view.obs.workers[0].child is Child.REAPED
+        assert flagged(with_worker(view, 0, child=Child.ZOMBIE, exit_status=0)) == {
+            "loop-reaps": ["w0's child is still a zombie after a whole turn of serve_forever()"]
+        }
+
+
+@each_profile
+def test_loop_reaps_passes_a_zombie_while_the_loop_waits_at_max_children(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Release(0), Connect(), SetAttr("max_children", 1), Serve())
+    assert view.after.server.capped is Capped.LOOP
+    assert_keeps_all(with_worker(view, 0, child=Child.ZOMBIE, exit_status=0))
+    assert_keeps_all(with_worker(view, 0, child=Child.REAPED))
+
+
+# --- handle-error-prints ----------------------------------------------------------------------
+
+
+@each_kind
+def test_handle_error_prints_flags_a_handle_error_that_printed_no_traceback(kind: Kind) -> None:
+    view = view_after(DOCUMENTED, kind, Connect(), Release(0, Outcome.RAISE))
+    assert flagged(with_worker(view, 0, quiet_errors=1)) == {
+        "handle-error-prints": ["w0: handle_error ran without printing a traceback (1 times)"]
+    }
+
+
+@each_kind
+def test_handle_error_prints_passes_a_raise_and_a_failed_start(kind: Kind) -> None:
+    assert_keeps_all(view_after(DOCUMENTED, kind, Connect(), Release(0, Outcome.RAISE)))
+    assert_keeps_all(view_after(DOCUMENTED, kind, Connect(fails=True)))
+
+
 # --- max-children -----------------------------------------------------------------------------
 
 

@@ -684,12 +684,13 @@ def test_cap_release_below_the_cap_lets_the_loop_take_the_oldest_waiting_connect
     assert s == State(capped, (Worker(0, F), exited(1, Reaped.MAYBE), Worker(2, F), queued(3, rejected=True)))
     s = step(profile, s, Release(0, RAISE))
     # the loop takes w3, which verify_request() rejects: no child, so it stays below the cap
-    w0 = exited(0, Reaped.MAYBE, RAISE)
+    # and turns freely again: its next service_actions() reaps both
+    w0 = exited(0, Reaped.YES, RAISE)
     assert s == State(
-        Server(F, loop=True, max_children=2), (w0, exited(1, Reaped.MAYBE), Worker(2, F), rejected(3, F))
+        Server(F, loop=True, max_children=2), (w0, exited(1, Reaped.YES), Worker(2, F), rejected(3, F))
     )
     s = step(profile, s, Connect())  # taken at once, and the cap is reached again
-    assert s == State(capped, (w0, exited(1, Reaped.MAYBE), Worker(2, F), rejected(3, F), Worker(4, F)))
+    assert s == State(capped, (w0, exited(1, Reaped.YES), Worker(2, F), rejected(3, F), Worker(4, F)))
 
 
 @each_profile
@@ -706,9 +707,9 @@ def test_cap_raising_max_children_while_the_loop_waits_takes_effect_at_the_next_
         Server(F, loop=True, max_children=3, capped=Capped.LOOP), (Worker(0, F), queued(1), queued(2))
     )
     s = step(profile, s, Release(0))
-    # 0 of 3 running: the loop takes both waiting connections and stays below the cap
+    # 0 of 3 running: the loop takes both waiting connections, stays below the cap, reaps w0
     assert s == State(
-        Server(F, loop=True, max_children=3), (exited(0, Reaped.MAYBE), Worker(1, F), Worker(2, F))
+        Server(F, loop=True, max_children=3), (exited(0, Reaped.YES), Worker(1, F), Worker(2, F))
     )
 
 

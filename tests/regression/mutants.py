@@ -481,4 +481,106 @@ VARIANTS += (
     ),
 )
 
+# --- the loop and shutdown() (single-point changes a mutation sweep found unchecked) ------
+
+LOOP_BODY = """                while not self.__shutdown_request:
+                    ready = selector.select(poll_interval)
+                    # bpo-35017: shutdown() called during select(), exit immediately.
+                    if self.__shutdown_request:
+                        break
+                    if ready:
+                        self._handle_request_noblock()
+
+                    self.service_actions()
+"""
+FLAG_RESET = "            self.__shutdown_request = False\n            self.__is_shut_down.set()\n"
+
+VARIANTS += (
+    Variant(
+        "shutdown-does-not-wait",
+        "shutdown() sets the flag and returns at once, while serve_forever() still runs",
+        (
+            (
+                "        self.__shutdown_request = True\n        self.__is_shut_down.wait()\n",
+                "        self.__shutdown_request = True\n",
+            ),
+        ),
+        "thread",
+        "shutdown-stops-loop",
+        2,
+        "bpo-2302",
+    ),
+    Variant(
+        "loop-never-clears-shut-down",
+        "serve_forever() never clears the is-shut-down event: a second shutdown() does not wait",
+        (("        self.__is_shut_down.clear()\n", ""),),
+        "thread",
+        "shutdown-stops-loop",
+        4,
+    ),
+    Variant(
+        "serve-forever-returns-at-once",
+        "serve_forever() returns without serving (its loop is gone)",
+        ((LOOP_BODY, "                pass\n"),),
+        "thread",
+        "loop-runs-until-shutdown",
+        1,
+    ),
+    Variant(
+        "shutdown-flag-not-reset",
+        "serve_forever() leaves the shutdown flag set: a restarted loop returns at once",
+        ((FLAG_RESET, "            self.__is_shut_down.set()\n"),),
+        "thread",
+        "loop-runs-until-shutdown",
+        3,
+        examples=30,  # every later serve_forever() returns at once: a deadline each
+    ),
+    Variant(
+        "shutdown-flag-set-at-exit",
+        "serve_forever() sets the shutdown flag as it exits: a restarted loop returns at once",
+        ((FLAG_RESET, FLAG_RESET.replace("= False", "= True")),),
+        "thread",
+        "loop-runs-until-shutdown",
+        3,
+        examples=30,  # every later serve_forever() returns at once: a deadline each
+    ),
+    Variant(
+        "fork-service-actions-does-not-reap",
+        "ForkingMixIn.service_actions() does not collect the children",
+        (
+            (
+                "            service_actions is called in the BaseServer's serve_forever loop.\n"
+                '            """\n            self.collect_children()\n',
+                "            service_actions is called in the BaseServer's serve_forever loop.\n"
+                '            """\n',
+            ),
+        ),
+        "fork",
+        "loop-reaps",
+        3,
+        "bpo-11109",
+    ),
+    Variant(
+        "handle-error-prints-nothing",
+        "handle_error() returns without printing the traceback",
+        (
+            (
+                '        The default is to print a traceback and continue.\n\n        """\n',
+                '        The default is to print a traceback and continue.\n\n        """\n        return\n',
+            ),
+        ),
+        "thread",
+        "handle-error-prints",
+        2,
+    ),
+    Variant(
+        "handle-error-without-traceback-module",
+        "handle_error() no longer imports traceback: it raises NameError before printing it",
+        (("        import traceback\n        traceback.print_exc()\n", "        traceback.print_exc()\n"),),
+        "fork",
+        "handle-error-prints",
+        2,
+    ),
+)
+
 BY_NAME = {v.name: v for v in VARIANTS}
