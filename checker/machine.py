@@ -190,10 +190,7 @@ class RefinementMachine(RuleBasedStateMachine):
     @rule(choice=st.integers(0, CHOICES - 1))
     def step(self, choice: int) -> None:
         action_index, argument = divmod(choice, ARGUMENTS)
-        self.act(list(Action)[action_index], argument)
-
-    def act(self, action: Action, argument: int) -> None:
-        choice = list(Action).index(action) * ARGUMENTS + argument
+        action = list(Action)[action_index]
         index, variant = divmod(argument, len(OUTCOMES))  # which held worker; how / reject / value
         outcome = OUTCOMES[variant]
         value: bool | int = variant == 1
@@ -254,7 +251,7 @@ class RefinementMachine(RuleBasedStateMachine):
             return None  # a thread server has no use for it; with no child running, nor a fork
         # A running loop re-reads attributes at its next service_actions(), unless it waits
         # at the cap, where it reads max_children only after a child exited.
-        sync = state.server.loop and state.server.capped is None
+        sync = state.server.turning
         return SetAttr(name, value), lambda after: driver.set_attr(name, value, sync)
 
     def _probe_answers(self) -> bool:
@@ -308,8 +305,7 @@ class RefinementMachine(RuleBasedStateMachine):
 
 def _loop_turns(after: State) -> bool:
     """A forking server's loop runs freely: its next whole turn reaps the exited children."""
-    server = after.server
-    return server.kind is Kind.FORK and server.loop and server.capped is None
+    return after.server.kind is Kind.FORK and after.server.turning
 
 
 def _close_must_return(after: State) -> bool:

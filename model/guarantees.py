@@ -133,8 +133,7 @@ def _loop_reaps(v: StepView) -> list[str]:
 
 def _loop_turned(v: StepView) -> bool:
     """A step after which the checker waited for a whole turn of a freely running loop."""
-    server = v.after.server
-    return isinstance(v.event, Release | Serve) and server.loop and server.capped is None
+    return isinstance(v.event, Release | Serve) and v.after.server.turning
 
 
 def _timeout_reaps(v: StepView) -> list[str]:

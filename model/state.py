@@ -138,6 +138,11 @@ class Server:
     max_children: int = 40
     capped: Capped | None = None
 
+    @property
+    def turning(self) -> bool:
+        """serve_forever() runs and is not waiting at max_children: its loop turns freely."""
+        return self.loop and self.capped is None
+
 
 @attrs.frozen
 class State:

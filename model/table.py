@@ -349,7 +349,7 @@ def _serve_waiting(profile: Profile, state: State) -> State:
     service_actions() finds the server at max_children and waits there. A loop that turns
     freely reaps every child that has exited at its next service_actions() (the checker
     waits for that turn)."""
-    while state.server.loop and state.server.capped is None:
+    while state.server.turning:
         if state.at_cap:
             return attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.LOOP))
         if not state.queued:
