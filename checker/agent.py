@@ -433,12 +433,16 @@ class Agent(object):
     def _serving(self):
         return self.loop_call is not None and not self.loop_call.done.is_set()
 
-    def cmd_serve(self, turn=False):
+    def cmd_serve(self, turn=False, returns=False):
         server = self.server
         self.loop_start = len(self.events.log)
         self.count_turns = turn
         self.loop_call = Call("serve_forever", lambda: server.serve_forever(POLL), self.events, watch=False)
-        if turn:  # its first service_actions() has reaped what had exited before
+        if returns:  # a shutdown() flag was set (misuse): it stops before its first poll
+            self.loop_call.done.wait(self.deadline)
+            if self.shutdown_call is not None:  # and answers a shutdown() that waits for it
+                self.shutdown_call.done.wait(self.deadline)
+        elif turn:  # its first service_actions() has reaped what had exited before
             self._wait_turns(self.loop_start, 1)
         else:
             self._on_next_turn(lambda: None)  # its first turn has looked at max_children
@@ -446,8 +450,14 @@ class Agent(object):
         return self.observe()
 
     def _wait_turns(self, start, turns):
-        """Wait until the running loop has completed `turns` service_actions() since `start`."""
-        self._wait_events(lambda log: sum(1 for e in log[start:] if e["e"] == "turned") >= turns)
+        """Wait until the running loop has completed `turns` service_actions() since `start`
+        (or has returned: one that dies is not waited for until the deadline)."""
+
+        def done(log):
+            names = [e["e"] for e in log[start:]]
+            return names.count("turned") >= turns or "serve_forever_return" in names
+
+        self._wait_events(done)
 
     def _on_next_turn(self, work):
         """Have the running loop do `work` as its next service_actions() starts, and wait."""
@@ -455,10 +465,13 @@ class Agent(object):
         self.next_turn = work
         self._wait_events(lambda log: any(e["e"] == "service_actions" for e in log[start:]))
 
-    def cmd_shutdown(self):
-        self._shutdown()
-        self.shutdown_call.settle(True, self.deadline)
-        self.loop_call.settle(True, self.deadline)
+    def cmd_shutdown(self, must_return=True):
+        """shutdown(): it returns once the loop stopped, or waits (at max_children; misuse: with
+        no loop running, until the next serve_forever())."""
+        self._shutdown(watch=not must_return)
+        self.shutdown_call.settle(must_return, self.deadline)
+        if must_return and self.loop_call is not None:
+            self.loop_call.settle(True, self.deadline)
         return self.observe()
 
     def cmd_time_out(self, must_return=True):
@@ -480,23 +493,33 @@ class Agent(object):
             self._wait_events(lambda log: any(e["e"] == "handle_timeout" for e in log[start:]))
         call.settle(must_return, self.deadline)
 
-    def _shutdown(self):
-        self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=False)
+    def _shutdown(self, watch=False):
+        self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=watch)
 
     def cmd_release(
-        self, rid, outcome, close_must_return, dispatch_must_return=True, accepted=(), turn=False
+        self,
+        rid,
+        outcome,
+        close_must_return,
+        dispatch_must_return=True,
+        accepted=(),
+        turn=False,
+        shutdown_returns=False,
     ):
         request = self.requests[rid]
         request.word_out.sendall({"raise": b"r", "exit": b"x"}.get(outcome, b"f"))
         request.word_sent = True
-        self.count_turns = turn
         self._wait_done(request)
         start = len(self.events.log)
+        self.count_turns = turn  # only now: a loop spinning on a closed socket (misuse) turns fast
         for other in accepted:  # the loop was at max_children: now it takes these
             self._wait_accepted(self.requests[other])
         if turn:  # the second turn from here began after the worker had ended
             self._wait_turns(start, 2)
         self.count_turns = False
+        if shutdown_returns:  # the loop waited at max_children: below it now, it stops
+            self.shutdown_call.settle(True, self.deadline)
+            self.loop_call.settle(True, self.deadline)
         self._settle_close(close_must_return)
         call = self.dispatch_call
         if call is not None and not call.done.is_set():
@@ -521,9 +544,16 @@ class Agent(object):
             setattr(server, name, value)
         return self.observe()
 
-    def cmd_close(self, must_return):
+    def cmd_close(self, must_return, turn=False):
+        """server_close(); with `turn` (misuse: a loop runs), also wait until the loop has made
+        a whole turn on the closed socket."""
         self.close_call = Call("server_close", self.server.server_close, self.events, watch=True)
-        self._settle_close(must_return)
+        self._settle_close(must_return)  # returned, or blocked: past closing the socket either way
+        start = len(self.events.log)
+        self.count_turns = turn
+        if turn:  # the second turn from here began on the closed socket
+            self._wait_turns(start, 2)
+        self.count_turns = False
         return self.observe()
 
     def cmd_probe(self):
@@ -581,6 +611,10 @@ class Agent(object):
         stopping = self.shutdown_call is not None and not self.shutdown_call.done.is_set()
         if self._serving() and not stopping:  # a loop started again after a shutdown() too
             self._shutdown()
+        if stopping and not self._serving():  # misuse: it waits for a loop; answer it in its place
+            shut_down = getattr(self.server, "_BaseServer__is_shut_down", None)
+            if shut_down is not None:
+                shut_down.set()
         for call in (self.close_call, self.dispatch_call, self.loop_call, self.shutdown_call):
             if call is not None and not call.done.wait(max(0, end - time.monotonic())):
                 leftovers.append("%s() still blocked" % call.name)
@@ -856,6 +890,8 @@ def _instrumented_server(agent, base):
                 # From accept to the request's disposal (a worker started, or the request
                 # shut down): observations wait until the server is outside this span, so a
                 # request the model did not expect is never counted half-way (as a socket).
+                if _closed(self.socket):  # a loop spinning after server_close() (misuse)
+                    return base._handle_request_noblock(self)
                 events.emit("handling")
                 try:
                     base._handle_request_noblock(self)
@@ -972,6 +1008,13 @@ def _inode(fd):
         return os.readlink("/proc/self/fd/%d" % fd)
     except OSError:
         return None
+
+
+def _closed(sock):
+    try:
+        return sock.fileno() == -1
+    except (OSError, socket.error):  # 2.7: a closed socket's fileno() raises
+        return True
 
 
 def _server_class(module, kind, transport):

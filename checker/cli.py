@@ -39,6 +39,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--profile", default="auto", help="a profile name, or auto (default)")
     check.add_argument("--examples", type=_positive, default=DEFAULT_EXAMPLES)
     check.add_argument("--seed", type=int)
+    check.add_argument(
+        "--misuse",
+        action="store_true",
+        help="also call shutdown() with no loop running and server_close() under a running loop",
+    )
     check.add_argument("--json", metavar="FILE")
     return parser
 
@@ -101,7 +106,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         version = ".".join(map(str, info.version))
         print(
             f"sockcheck check: {target.label} ({info.implementation} {version}, "
-            f"{info.file}), profile {profile.name}"
+            f"{info.file}), profile {profile.name}" + (", misuse mode" if args.misuse else "")
         )
         results = [
             check_kind(
@@ -111,6 +116,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 transport=transport,
                 examples=args.examples,
                 seed=args.seed,
+                misuse=args.misuse,
                 on_example=_progress(kind, transport, args.examples),
             )
             for transport in transports
@@ -146,7 +152,8 @@ def _print_result(result: KindResult) -> None:
     )
     for failure in result.failures:
         print()
-        print(f"counterexample ({result.server_class}, profile {result.profile.name}):")
+        mode = ", misuse mode" if result.misuse else ""
+        print(f"counterexample ({result.server_class}, profile {result.profile.name}{mode}):")
         for line in _failure_lines(failure):
             print(("  " + line).rstrip())
     broken = {f.guarantee.name for f in result.failures if isinstance(f, Counterexample)}
@@ -193,6 +200,7 @@ def _result_json(result: KindResult) -> dict[str, Any]:
         "transport": result.transport.value,
         "server_class": result.server_class,
         "profile": result.profile.name,
+        "misuse": result.misuse,
         "passed": result.passed,
         "examples": result.examples,
         "steps": result.steps,

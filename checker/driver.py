@@ -154,12 +154,14 @@ class Driver:
         command = {"op": "connect", "rejected": rejected, "queued": queued, "fails": fails}
         return _observation(self._ask(command))
 
-    def serve(self, turn: bool = False) -> Observation:
-        """Start serve_forever(); with `turn`, return once a whole turn of its loop is done."""
-        return _observation(self._ask({"op": "serve", "turn": turn}))
+    def serve(self, turn: bool = False, returns: bool = False) -> Observation:
+        """Start serve_forever(); with `turn`, return once a whole turn of its loop is done;
+        with `returns`, once it has returned (a shutdown() flag was set)."""
+        return _observation(self._ask({"op": "serve", "turn": turn, "returns": returns}))
 
-    def shutdown(self) -> Observation:
-        return _observation(self._ask({"op": "shutdown"}))
+    def shutdown(self, must_return: bool = True) -> Observation:
+        """Call shutdown(); wait until it and the loop have returned, or until it is blocked."""
+        return _observation(self._ask({"op": "shutdown", "must_return": must_return}))
 
     def time_out(self, must_return: bool = True) -> Observation:
         return _observation(self._ask({"op": "time_out", "must_return": must_return}))
@@ -172,11 +174,14 @@ class Driver:
         dispatch_must_return: bool = True,
         accepted: list[int] | None = None,
         turn: bool = False,
+        shutdown_returns: bool = False,
     ) -> Observation:
         """Release a held handler; `accepted`: waiting connections the loop then takes;
-        `turn`: return once the running loop has made a whole turn after the worker ended."""
+        `turn`: return once the running loop has made a whole turn after the worker ended;
+        `shutdown_returns`: once a waiting shutdown() and its loop have returned."""
         command = {
             "turn": turn,
+            "shutdown_returns": shutdown_returns,
             "op": "release",
             "rid": wid,
             "outcome": outcome.value,
@@ -190,8 +195,9 @@ class Driver:
         """Set an attribute; with `sync_loop`, return once the running loop has looked at it."""
         return _observation(self._ask({"op": "set", "name": name, "value": value, "sync_loop": sync_loop}))
 
-    def close(self, must_return: bool) -> Observation:
-        return _observation(self._ask({"op": "close", "must_return": must_return}))
+    def close(self, must_return: bool, turn: bool = False) -> Observation:
+        """server_close(); with `turn`, also wait for a whole turn of a loop still running."""
+        return _observation(self._ask({"op": "close", "must_return": must_return, "turn": turn}))
 
     def probe(self) -> Observation:
         return _observation(self._ask({"op": "probe"}))

@@ -45,6 +45,7 @@ from model import (
     allowed,
     check,
     listener_held,
+    outside_contract,
     step,
 )
 
@@ -146,6 +147,8 @@ class RunConfig:
     profile: Profile
     kind: Kind
     transport: Transport = Transport.TCP
+    # Also make calls outside socketserver's documented contract (model.outside_contract).
+    misuse: bool = False
     examples_run: int = 0
     steps_run: int = 0
     divergence: Divergence | None = None
@@ -203,7 +206,9 @@ class RefinementMachine(RuleBasedStateMachine):
             values = ATTRIBUTES[ATTRIBUTE_OF[action]]
             value = values[argument % len(values)]
         candidate = self._candidate(action, index, outcome, value)
-        if candidate is not None and allowed(self.state, candidate[0]):
+        if candidate is None or not allowed(self.state, candidate[0]):
+            return
+        if self.config.misuse or outside_contract(self.state, candidate[0]) is None:
             self._do(*candidate, choice)
 
     def _candidate(
@@ -237,15 +242,17 @@ class RefinementMachine(RuleBasedStateMachine):
                 dispatch_must_return=after.server.capped is not Capped.TIMEOUT,
                 accepted=[w.wid for w in state.queued if not after.worker(w.wid).queued],
                 turn=_loop_turns(after),
+                shutdown_returns=state.server.shutdown_waits and not after.server.shutdown_waits,
             )
         if action is Action.CLOSE:
-            return Close(), lambda after: driver.close(_close_must_return(after))
+            # misuse: a loop it does not stop goes on turning on the closed socket
+            return Close(), lambda after: driver.close(_close_must_return(after), after.server.turning)
         if action is Action.TIME_OUT:
             return TimeOut(), lambda after: driver.time_out(after.server.capped is not Capped.TIMEOUT)
-        if action is Action.SERVE:
-            return Serve(), lambda after: driver.serve(_loop_turns(after))
-        if action is Action.SHUTDOWN:
-            return Shutdown(), lambda after: driver.shutdown()
+        if action is Action.SERVE:  # with a shutdown() flag set (misuse), it returns at once
+            return Serve(), lambda after: driver.serve(_loop_turns(after), returns=not after.server.loop)
+        if action is Action.SHUTDOWN:  # it waits for a loop at max_children (or, misuse, for one)
+            return Shutdown(), lambda after: driver.shutdown(must_return=not after.server.shutdown_waits)
         name = ATTRIBUTE_OF[action]
         if name == "max_children" and (state.server.kind is not Kind.FORK or not held):
             return None  # a thread server has no use for it; with no child running, nor a fork

@@ -51,6 +51,7 @@ class KindResult:
     seconds: float
     failures: tuple[Failure, ...]
     divergence: Divergence | None
+    misuse: bool = False  # calls outside the documented contract were made too
 
     @property
     def passed(self) -> bool:
@@ -74,10 +75,13 @@ def check_kind(
     transport: Transport = Transport.TCP,
     examples: int,
     seed: int | None,
+    misuse: bool = False,
     on_example: Callable[[RunConfig], None] | None = None,
 ) -> KindResult:
     server_class = preflight(driver, kind, transport)
-    config = RunConfig(driver=driver, profile=profile, kind=kind, transport=transport, on_example=on_example)
+    config = RunConfig(
+        driver=driver, profile=profile, kind=kind, transport=transport, misuse=misuse, on_example=on_example
+    )
     machine = machine_for(config)
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
@@ -122,6 +126,7 @@ def check_kind(
         seconds=time.monotonic() - started,
         failures=tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps)))),
         divergence=config.divergence,
+        misuse=misuse,
     )
 
 

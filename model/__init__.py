@@ -46,6 +46,7 @@ from model.table import (
     TimeOut,
     allowed,
     listener_held,
+    outside_contract,
     server_sockets,
     step,
 )
@@ -89,6 +90,7 @@ __all__ = [
     "allowed",
     "check",
     "listener_held",
+    "outside_contract",
     "profile_for_version",
     "server_sockets",
     "step",

@@ -268,17 +268,22 @@ def _finished_not_retained(v: StepView) -> list[str]:
 
 
 def _shutdown_stops_loop(v: StepView) -> list[str]:
-    if not isinstance(v.event, Shutdown):
-        return []
+    before, after, obs = v.before.server, v.after.server, v.obs
+    called = isinstance(v.event, Shutdown) or before.shutdown_waits
+    answered = called and not after.shutdown_waits
+    stopped = (before.loop or isinstance(v.event, Serve)) and not after.loop
     found = []
-    if v.obs.shutdown is not Call.RETURNED:
-        found.append(f"shutdown() {v.obs.shutdown.value} instead of returning once the loop stopped")
-    if v.obs.loop is not Call.RETURNED:
-        found.append(f"serve_forever() {v.obs.loop.value} after shutdown() was called")
+    if called and after.shutdown_waits and obs.shutdown is not Call.BLOCKED:
+        found.append(f"shutdown() {obs.shutdown.value} though serve_forever() had not stopped")
+    if answered and obs.shutdown is not Call.RETURNED:
+        found.append(f"shutdown() {obs.shutdown.value} instead of returning once the loop stopped")
+    if stopped and obs.loop is not Call.RETURNED:
+        found.append(f"serve_forever() {obs.loop.value} after shutdown() was called")
     # The order is judged where the loop reports setting the event shutdown() waits on (the
     # two calls' own returns race: both follow that moment).
-    stopped, returned = v.obs.loop_stopped_seq, v.obs.shutdown_return_seq
-    if returned is not None and v.obs.loop is Call.RETURNED and (stopped is None or stopped > returned):
+    seen_stop, returned = obs.loop_stopped_seq, obs.shutdown_return_seq
+    in_order = seen_stop is not None and returned is not None and seen_stop <= returned
+    if answered and stopped and returned is not None and obs.loop is Call.RETURNED and not in_order:
         found.append("shutdown() returned before serve_forever() had stopped")
     return found
 
@@ -456,8 +461,9 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "shutdown-stops-loop",
-        "shutdown() called while serve_forever() runs returns only once the loop has stopped, "
-        "and serve_forever() returns too.",
+        "shutdown() returns only once serve_forever() has stopped, and then serve_forever() "
+        "returns too; at max_children the loop stops once a child exits (misuse: with no loop "
+        "it waits for the next one, which returns at once).",
         "bpo-2302",
         _shutdown_stops_loop,
     ),

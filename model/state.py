@@ -137,11 +137,23 @@ class Server:
     # ForkingMixIn's cap, and the call waiting at it (None: nothing waits at the cap).
     max_children: int = 40
     capped: Capped | None = None
+    # BaseServer's shutdown handshake: shutdown() sets the __shutdown_request flag and waits
+    # for the __is_shut_down event, which serve_forever() clears as it starts and sets (after
+    # clearing the flag) as it stops. The event starts cleared: a shutdown() with no loop ever
+    # run waits for one; after a loop stopped it is set, so a shutdown() then returns at once
+    # and leaves the flag set for the next serve_forever(), which returns at once.
+    shutdown_request: bool = False
+    is_shut_down: bool = False
 
     @property
     def turning(self) -> bool:
         """serve_forever() runs and is not waiting at max_children: its loop turns freely."""
         return self.loop and self.capped is None
+
+    @property
+    def shutdown_waits(self) -> bool:
+        """A shutdown() call is waiting: its flag is set and the loop has not answered it."""
+        return self.shutdown_request and not self.is_shut_down
 
 
 @attrs.frozen

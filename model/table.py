@@ -72,7 +72,13 @@ class Serve:
 
 @attrs.frozen
 class Shutdown:
-    """shutdown(), from another thread, while serve_forever() runs: it returns once the loop has."""
+    """shutdown(), from another thread: it sets the loop's flag and returns once the loop has
+    stopped. A loop waiting at max_children stops only after a child exits.
+
+    Outside the contract (see `outside_contract`): with no loop running, it waits for the
+    next serve_forever() (which returns at once), or, after a loop stopped, returns at once
+    and leaves its flag set for the next serve_forever().
+    """
 
 
 Event = Connect | Release | SetAttr | Close | TimeOut | Serve | Shutdown
@@ -172,8 +178,10 @@ def _child_exited(state: State, worker: Worker) -> State:
     if state.at_cap:  # max_children is read again only now
         return state
     state = attrs.evolve(state, server=attrs.evolve(state.server, capped=None))
-    if capped is Capped.LOOP:  # service_actions() goes on reaping in its time: MAYBE
-        return state
+    if capped is Capped.LOOP:
+        if state.server.shutdown_request:  # the WNOHANG pass ends service_actions(); the loop stops
+            return _reap_exited(attrs.evolve(state, server=_loop_stopped(state.server)))
+        return state  # service_actions() goes on reaping in its time: MAYBE
     if capped is Capped.CLOSE and state.server.reaping_blocking:
         return state  # the blocking pass follows; `settle` reaps all as close returns
     # handle_timeout(), or a non-blocking close: the WNOHANG pass, then the call returns
@@ -249,17 +257,33 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
 
 def serve(profile: Profile, state: State, event: Event) -> State:
     """serve_forever() starts; its first service_actions() reaps the exited children (at
-    max_children, its cap loop reaps them in an order of its own: MAYBE)."""
+    max_children, its cap loop reaps them in an order of its own: MAYBE).
+
+    A shutdown() flag already set (misuse) stops it before its first poll: it returns at
+    once, answering a shutdown() that waits, and reaps nothing."""
+    server = attrs.evolve(state.server, is_shut_down=False)
+    if server.shutdown_request:
+        return attrs.evolve(state, server=_loop_stopped(server))
     workers = tuple(
         attrs.evolve(w, reaped=Reaped.MAYBE) if w.exited_child and w.reaped is Reaped.NO else w
         for w in state.workers
     )
-    return attrs.evolve(state, server=attrs.evolve(state.server, loop=True), workers=workers)
+    return attrs.evolve(state, server=attrs.evolve(server, loop=True), workers=workers)
 
 
 def shutdown(profile: Profile, state: State, event: Event) -> State:
-    """shutdown() sets the flag and waits for the loop to exit; the workers go on."""
-    return attrs.evolve(state, server=attrs.evolve(state.server, loop=False))
+    """shutdown() sets the flag; a freely turning loop sees it and stops, and shutdown()
+    returns. Otherwise it waits (`Server.shutdown_waits`): for the loop at max_children to
+    get below it, or (misuse) for a serve_forever() to start. The workers go on."""
+    server = attrs.evolve(state.server, shutdown_request=True)
+    if server.turning:
+        server = _loop_stopped(server)
+    return attrs.evolve(state, server=server)
+
+
+def _loop_stopped(server: Server) -> Server:
+    """serve_forever()'s finally: the flag is cleared and the event shutdown() waits on set."""
+    return attrs.evolve(server, loop=False, capped=None, shutdown_request=False, is_shut_down=True)
 
 
 def probe_closed(profile: Profile, state: State, event: Event) -> State:
@@ -363,7 +387,6 @@ def _serve_waiting(profile: Profile, state: State) -> State:
 _NO_CONCURRENT_CLOSE = Refused("a second server_close() while one is blocked is not modelled")
 _NO_TIMEOUT_AFTER_CLOSE = Refused("handle_request() on a closed server raises ValueError: not modelled yet")
 _NO_LOOP_AFTER_CLOSE = Refused("serve_forever() on a closed server raises ValueError: not modelled yet")
-_NO_SHUTDOWN_WITHOUT_LOOP = Refused("shutdown() with no loop running is outside the contract (misuse)")
 _NO_CONNECT_WHILE_CLOSING = Refused("a connection racing server_close() is not modelled yet")
 
 TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
@@ -380,31 +403,38 @@ TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
     (Phase.CLOSING, Close): _NO_CONCURRENT_CLOSE,
     (Phase.CLOSING, TimeOut): _NO_TIMEOUT_AFTER_CLOSE,
     (Phase.CLOSING, Serve): _NO_LOOP_AFTER_CLOSE,
-    (Phase.CLOSING, Shutdown): _NO_SHUTDOWN_WITHOUT_LOOP,
+    (Phase.CLOSING, Shutdown): shutdown,
     (Phase.CLOSED, Connect): probe_closed,
     (Phase.CLOSED, Release): release,
     (Phase.CLOSED, SetAttr): set_attr,
     (Phase.CLOSED, Close): begin_close,  # idempotent; ForkingMixIn reads block_on_close again
     (Phase.CLOSED, TimeOut): _NO_TIMEOUT_AFTER_CLOSE,
     (Phase.CLOSED, Serve): _NO_LOOP_AFTER_CLOSE,
-    (Phase.CLOSED, Shutdown): _NO_SHUTDOWN_WITHOUT_LOOP,
+    (Phase.CLOSED, Shutdown): shutdown,  # a loop still running after a close (misuse) stops
 }
 
 
-# Conditions within an OPEN cell: the loop's own contract (one loop at a time, shutdown()
-# only while it runs, no handle_request() or server_close() underneath it).
-_LOOP_REFUSALS: dict[type, tuple[bool, str]] = {
-    Serve: (True, "a second serve_forever() on the same server is not modelled"),
-    Shutdown: (False, "shutdown() with no loop running is outside the contract (misuse)"),
-    TimeOut: (True, "handle_request() beside a running serve_forever() is not modelled"),
-    Close: (True, "server_close() under a running loop is outside the contract (misuse)"),
+# Conditions within an OPEN cell while serve_forever() runs: one loop at a time, and no
+# handle_request() beside it.
+_LOOP_REFUSALS: dict[type, str] = {
+    Serve: "a second serve_forever() on the same server is not modelled",
+    TimeOut: "handle_request() beside a running serve_forever() is not modelled",
 }
 
 
 def _loop_refusal(state: State, event: Event) -> str | None:
-    rule = _LOOP_REFUSALS.get(type(event))
-    if rule is not None and state.server.phase is Phase.OPEN and state.server.loop is rule[0]:
-        return rule[1]
+    server = state.server
+    if server.loop and server.phase is Phase.OPEN and type(event) in _LOOP_REFUSALS:
+        return _LOOP_REFUSALS[type(event)]
+    if isinstance(event, Shutdown) and server.shutdown_waits:
+        return "a second shutdown() while one waits is not modelled"
+    outlived_close = server.loop and server.phase is not Phase.OPEN
+    if outlived_close and isinstance(event, SetAttr) and event.name == "max_children":
+        # the loop and the close would both wait in waitpid(-1)
+        return "max_children under a loop that outlived server_close() (misuse) is not modelled"
+    if state.queued and not server.loop and isinstance(event, Connect | TimeOut | Close):
+        # handle_request() would accept the oldest of them, not the new connection
+        return "connections wait in the backlog of a stopped loop: only serve_forever() takes them here"
     return _cap_refusal(state, event)
 
 
@@ -413,8 +443,21 @@ def _cap_refusal(state: State, event: Event) -> str | None:
     capped = state.server.capped
     if capped is Capped.TIMEOUT and not isinstance(event, Release | SetAttr):
         return "handle_request() waits at max_children: only releases and attribute changes meanwhile"
-    if capped is Capped.LOOP and isinstance(event, Shutdown):
-        return "shutdown() while the loop waits at max_children blocks until a child exits: not modelled yet"
+    if capped is Capped.LOOP and isinstance(event, Close):
+        return "server_close() while the loop waits at max_children: two waitpid(-1) loops (not modelled)"
+    return None
+
+
+def outside_contract(state: State, event: Event) -> str | None:
+    """Why a call the table allows breaks socketserver's documented preconditions, if it does.
+
+    The table models what the server really does then; a checker makes such calls only in
+    its misuse mode.
+    """
+    if isinstance(event, Shutdown) and not state.server.loop:
+        return "shutdown() with no serve_forever() running (documented to deadlock)"
+    if isinstance(event, Close) and state.server.loop:
+        return "server_close() under a running serve_forever()"
     return None
 
 

@@ -22,8 +22,8 @@ def guarantees_table() -> str:
 
 def variants_table() -> str:
     rows = [
-        f"| `{v.name}` | {v.what} | {v.kind} | {v.transport} | `{v.guarantee}` | {v.steps} | "
-        f"{v.issue or '—'} |"
+        f"| `{v.name}` | {v.what} | {v.kind} | {v.transport}{' --misuse' if v.misuse else ''} | "
+        f"`{v.guarantee}` | {v.steps} | {v.issue or '—'} |"
         for v in VARIANTS
     ]
     header = "| variant | the bug | kind | transport | caught by | steps | re-injects |"

@@ -136,8 +136,12 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
         dispatch = Call.BLOCKED
     elif before.server.capped is Capped.TIMEOUT:  # a child exited below the cap: it returned
         dispatch = Call.RETURNED
-    stopped = isinstance(event, Shutdown)
+    # a shutdown() returns at this step; a serve_forever() stops at this step
+    called = isinstance(event, Shutdown) or before.server.shutdown_waits
+    answered = called and not after.server.shutdown_waits
+    stopped = (before.server.loop or isinstance(event, Serve)) and not after.server.loop
     loop = Call.BLOCKED if after.server.loop else (Call.RETURNED if stopped else Call.NONE)
+    shutdown = Call.BLOCKED if after.server.shutdown_waits else Call.RETURNED if answered else Call.NONE
     if after.server.close_raises and phase is Phase.CLOSED:  # as built: a thread never started
         close = Call.RAISED
     return Observation(
@@ -148,10 +152,10 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
         probe=probe,
         handle_timeout=after.server.timeouts,
         loop=loop,
-        shutdown=Call.RETURNED if stopped else Call.NONE,
+        shutdown=shutdown,
         # the loop reports that it stopped, and then shutdown() returns
         loop_stopped_seq=LOOP_STOPPED_SEQ if stopped else None,
-        shutdown_return_seq=LOOP_STOPPED_SEQ + 1 if stopped else None,
+        shutdown_return_seq=LOOP_STOPPED_SEQ + 1 if answered else None,
         server_sockets=server_sockets(after),
     )
 

@@ -1123,6 +1123,69 @@ def test_shutdown_stops_loop_flags_a_shutdown_that_returned_before_the_loop_stop
         }
 
 
+@each_profile
+def test_shutdown_stops_loop_at_the_cap_flags_a_shutdown_not_waiting_for_a_child(profile: Profile) -> None:
+    view = view_after(profile, F, SetAttr("max_children", 1), Connect(), Serve(), Shutdown())
+    assert (view.obs.shutdown, view.obs.loop) == (Call.BLOCKED, Call.BLOCKED)
+    assert_keeps_all(view)
+    assert flagged(with_obs(view, shutdown=Call.RETURNED)) == {
+        "shutdown-stops-loop": ["shutdown() returned though serve_forever() had not stopped"]
+    }
+
+
+@each_profile
+def test_shutdown_stops_loop_at_the_cap_flags_a_loop_that_goes_on_below_it(profile: Profile) -> None:
+    view = view_after(profile, F, SetAttr("max_children", 1), Connect(), Serve(), Shutdown(), Release(0))
+    assert (view.obs.shutdown, view.obs.loop) == (Call.RETURNED, Call.RETURNED)
+    assert_keeps_all(view)
+    assert flagged(with_obs(view, shutdown=Call.BLOCKED, loop=Call.BLOCKED)) == {
+        "shutdown-stops-loop": [
+            "shutdown() blocked instead of returning once the loop stopped",
+            "serve_forever() blocked after shutdown() was called",
+        ]
+    }
+    assert flagged(with_obs(view, loop_stopped_seq=None)) == {
+        "shutdown-stops-loop": ["shutdown() returned before serve_forever() had stopped"]
+    }
+
+
+@each_kind
+@each_profile
+def test_shutdown_stops_loop_misuse_flags_a_loopless_shutdown_returning(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, Shutdown())
+    assert view.obs.shutdown is Call.BLOCKED
+    assert_keeps_all(view)
+    assert flagged(with_obs(view, shutdown=Call.RETURNED)) == {
+        "shutdown-stops-loop": ["shutdown() returned though serve_forever() had not stopped"]
+    }
+    served = view_after(profile, kind, Shutdown(), Serve())  # the next loop answers it at once
+    assert (served.obs.shutdown, served.obs.loop) == (Call.RETURNED, Call.RETURNED)
+    assert_keeps_all(served)
+    assert flagged(with_obs(served, loop=Call.BLOCKED, shutdown=Call.BLOCKED)) == {
+        "shutdown-stops-loop": [
+            "shutdown() blocked instead of returning once the loop stopped",
+            "serve_forever() blocked after shutdown() was called",
+        ]
+    }
+
+
+@each_kind
+@each_profile
+def test_shutdown_stops_loop_misuse_flags_a_loop_ignoring_a_stale_flag(profile: Profile, kind: Kind) -> None:
+    view = view_after(profile, kind, Serve(), Shutdown(), Shutdown())
+    assert view.obs.shutdown is Call.RETURNED  # the event is still set: it returns at once
+    assert_keeps_all(view)
+    assert flagged(with_obs(view, shutdown=Call.BLOCKED)) == {
+        "shutdown-stops-loop": ["shutdown() blocked instead of returning once the loop stopped"]
+    }
+    stale = view_after(profile, kind, Serve(), Shutdown(), Shutdown(), Serve())
+    assert stale.obs.loop is Call.RETURNED
+    assert_keeps_all(stale)
+    assert flagged(with_obs(stale, loop=Call.BLOCKED)) == {
+        "shutdown-stops-loop": ["serve_forever() blocked after shutdown() was called"]
+    }
+
+
 # --- loop-runs-until-shutdown -----------------------------------------------------------------
 
 

@@ -33,6 +33,7 @@ from model import (
     Worker,
     allowed,
     listener_held,
+    outside_contract,
     step,
 )
 from tests.model.model_helpers import (
@@ -92,7 +93,7 @@ def test_TRANSITIONS_has_a_cell_for_every_phase_and_event() -> None:
         assert isinstance(cell, Refused) or callable(cell)
 
 
-def test_TRANSITIONS_refuses_exactly_connect_and_close_while_closing_and_the_loop_unless_open() -> None:
+def test_TRANSITIONS_refuses_connect_close_and_dispatch_while_closing_and_serving_once_closed() -> None:
     refused = {key for key, cell in TRANSITIONS.items() if isinstance(cell, Refused)}
     assert refused == {
         (Phase.CLOSING, Connect),
@@ -100,9 +101,7 @@ def test_TRANSITIONS_refuses_exactly_connect_and_close_while_closing_and_the_loo
         (Phase.CLOSING, TimeOut),
         (Phase.CLOSED, TimeOut),
         (Phase.CLOSING, Serve),
-        (Phase.CLOSING, Shutdown),
         (Phase.CLOSED, Serve),
-        (Phase.CLOSED, Shutdown),
     }
     for key in refused:
         reason = TRANSITIONS[key].reason  # type: ignore[union-attr]
@@ -140,8 +139,6 @@ def test_allowed_agrees_with_the_table_in_every_phase(profile: Profile, kind: Ki
     samples = [*SAMPLE_EVENTS.items(), (Connect, Connect(rejected=True))]
     for event_type, event in samples:
         refused = isinstance(TRANSITIONS[(phase, event_type)], Refused)
-        # the loop's own contract inside an OPEN cell: no shutdown() without a loop
-        refused = refused or (event_type is Shutdown and not state.server.loop)
         assert allowed(state, event) is not refused, event
         if not refused:
             step(profile, state, event)  # does not raise
@@ -298,21 +295,82 @@ def test_SetAttr_of_a_value_outside_the_modelled_ones_is_refused(profile: Profil
 
 @each_kind
 @each_profile
-def test_loop_contract_one_loop_shutdown_only_while_it_runs(profile: Profile, kind: Kind) -> None:
+def test_loop_contract_one_loop_and_no_dispatch_beside_it(profile: Profile, kind: Kind) -> None:
     s = State.initial(kind)
-    assert not allowed(s, Shutdown())  # no loop: shutdown() would block (misuse)
-    with pytest.raises(StepRefused, match="shutdown"):
-        step(profile, s, Shutdown())
     s = step(profile, s, Serve())
-    assert s.server.loop
-    for refused in (Serve(), TimeOut(), Close()):  # a second loop, handle_request, close under it
+    assert s.server.loop and not s.server.is_shut_down
+    for refused in (Serve(), TimeOut()):  # a second loop, handle_request() beside it
         assert not allowed(s, refused)
         with pytest.raises(StepRefused):
             step(profile, s, refused)
     assert allowed(s, Connect()) and allowed(s, SetAttr("block_on_close", False))
+    assert outside_contract(s, Shutdown()) is None
     s = step(profile, s, Shutdown())
-    assert not s.server.loop
+    assert not s.server.loop and s.server.is_shut_down and not s.server.shutdown_request
     assert allowed(s, Serve()) and allowed(s, TimeOut()) and allowed(s, Close())
+    s = step(profile, s, Serve())  # the loop can be started again
+    assert s.server.loop and not s.server.is_shut_down
+
+
+@each_kind
+def test_outside_contract_names_exactly_shutdown_without_a_loop_and_close_under_one(kind: Kind) -> None:
+    s = State.initial(kind)
+    assert "shutdown() with no serve_forever()" in (outside_contract(s, Shutdown()) or "")
+    assert outside_contract(s, Close()) is None
+    s = step(DOCUMENTED, s, Serve())
+    assert outside_contract(s, Shutdown()) is None
+    assert "server_close() under a running" in (outside_contract(s, Close()) or "")
+    for event in (Connect(), Release(0), SetAttr("block_on_close", False), TimeOut(), Serve()):
+        assert outside_contract(s, event) is None
+        assert outside_contract(State.initial(kind), event) is None
+
+
+# --- misuse: calls outside the contract, as BaseServer really answers them -----------------
+
+
+@each_kind
+@each_profile
+def test_misuse_shutdown_with_no_loop_ever_run_waits_for_the_next_serve_forever(
+    profile: Profile, kind: Kind
+) -> None:
+    s = step(profile, State.initial(kind), Shutdown())
+    assert s.server.shutdown_waits and not s.server.loop
+    assert not allowed(s, Shutdown())  # a second one is not modelled
+    s = run(profile, s, Connect(), Release(0))  # handle_request() does not look at the flag
+    s = step(profile, s, Serve())  # sees the flag before its first poll: returns at once
+    assert not s.server.loop and not s.server.shutdown_waits and not s.server.shutdown_request
+    if kind is Kind.FORK:  # no service_actions() ran: the exited child is still a zombie
+        assert s.workers[0].reaped is Reaped.NO
+    s = step(profile, s, Serve())  # the flag was cleared: this one runs
+    assert s.server.loop
+
+
+@each_kind
+@each_profile
+def test_misuse_shutdown_after_the_loop_stopped_returns_and_stops_the_next_loop_at_once(
+    profile: Profile, kind: Kind
+) -> None:
+    s = run(profile, State.initial(kind), Serve(), Shutdown(), Shutdown())
+    assert s.server.shutdown_request and not s.server.shutdown_waits  # returned, flag left set
+    s = step(profile, s, Serve())
+    assert not s.server.loop and not s.server.shutdown_request
+    s = step(profile, s, Serve())
+    assert s.server.loop
+
+
+@each_kind
+@each_profile
+def test_misuse_close_under_a_running_loop_runs_it_on_until_shutdown(profile: Profile, kind: Kind) -> None:
+    s = run(profile, State.initial(kind), Serve(), Connect(), Close())
+    assert s.server.phase is Phase.CLOSING and s.server.loop
+    s = step(profile, s, Release(0))
+    assert s.server.phase is Phase.CLOSED and s.server.loop
+    if kind is Kind.FORK:  # its service_actions() still reaps
+        assert s.workers[0].reaped is Reaped.YES
+    for refused in (Serve(), SetAttr("max_children", 1)):
+        assert not allowed(s, refused), refused
+    s = step(profile, s, Shutdown())
+    assert not s.server.loop and s.server.is_shut_down
 
 
 @each_profile
@@ -371,9 +429,8 @@ def test_cap_TimeOut_at_the_cap_allows_only_releases_and_attributes_meanwhile(pr
         assert not allowed(s, event), event
         with pytest.raises(StepRefused) as refused:
             step(profile, s, event)
-        if not isinstance(event, Shutdown):  # that one is refused anyway: no loop runs
-            assert str(refused.value).startswith("handle_request() waits"), refused.value
-            assert "at max_children" in str(refused.value), refused.value
+        assert str(refused.value).startswith("handle_request() waits"), refused.value
+        assert "at max_children" in str(refused.value), refused.value
         assert s == copy
     s = run(profile, s, Release(0))  # below the cap: handle_request() has returned
     assert s.server.capped is None
@@ -381,20 +438,21 @@ def test_cap_TimeOut_at_the_cap_allows_only_releases_and_attributes_meanwhile(pr
 
 
 @each_profile
-def test_cap_Shutdown_is_refused_while_the_loop_waits_at_the_cap(profile: Profile) -> None:
-    s = at_the_cap(profile, Serve())
-    assert s.server.capped is Capped.LOOP
-    copy = attrs.evolve(s)
-    assert not allowed(s, Shutdown())
-    with pytest.raises(StepRefused, match=r"^shutdown\(\) while .* at max_children"):
-        step(profile, s, Shutdown())
-    assert s == copy
-    # meanwhile connections come (and wait), children exit, attributes are set
-    for event in (Connect(), Connect(rejected=True), Release(0), SetAttr("max_children", 3)):
-        assert allowed(s, event), event
-    s = run(profile, s, Release(1))  # below the cap, the loop goes on and can be shut down
-    assert s.server.capped is None
-    assert allowed(s, Shutdown())
+def test_cap_Shutdown_waits_until_a_child_exits_and_the_loop_is_below_the_cap(profile: Profile) -> None:
+    s = at_the_cap(profile, Serve(), Shutdown())
+    assert s.server.capped is Capped.LOOP and s.server.loop and s.server.shutdown_waits
+    for refused in (Shutdown(), Close(), Serve(), TimeOut()):
+        assert not allowed(s, refused), refused
+    # meanwhile connections come (and wait), attributes are set
+    s = run(profile, s, Connect(), SetAttr("max_children", 1))
+    s = step(profile, s, Release(0))  # one child left: still at max_children=1
+    assert s.server.capped is Capped.LOOP and s.server.shutdown_waits
+    s = step(profile, s, Release(1))  # below the cap: service_actions() returns, the loop stops
+    assert not s.server.loop and not s.server.shutdown_waits and s.server.capped is None
+    assert [w.reaped for w in s.workers[:2]] == [Reaped.YES, Reaped.YES]  # its WNOHANG pass
+    assert s.workers[2].queued  # the loop stopped without taking it
+    s = step(profile, s, Serve())  # a new loop takes it
+    assert s.workers[2].held
 
 
 @each_profile

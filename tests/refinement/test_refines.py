@@ -9,23 +9,36 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
 from checker.driver import Driver
-from checker.machine import Action, Counterexample, RunConfig, machine_for
+from checker.machine import Action, Counterexample, RefinementMachine, RunConfig, machine_for
 from checker.run import check_kind
 from checker.targets import resolve
-from model import DOCUMENTED, Kind, Outcome, Profile, Transport, allowed, profile_for_version
+from model import (
+    DOCUMENTED,
+    Event,
+    Kind,
+    Outcome,
+    Profile,
+    Transport,
+    allowed,
+    outside_contract,
+    profile_for_version,
+)
 
 EXAMPLES = int(os.environ.get("SOCKCHECK_EXAMPLES", "40"))
 # Two seeds on TCP, one on each other transport: the transports share all but the socket.
+# One more on TCP in misuse mode: calls outside the contract, as BaseServer answers them.
 RUNS = [
-    (Transport.TCP, 0),
-    (Transport.TCP, 1),
-    (Transport.UDP, 0),
-    (Transport.UNIX, 0),
-    (Transport.UNIX_DATAGRAM, 0),
+    (Transport.TCP, 0, False),
+    (Transport.TCP, 1, False),
+    (Transport.UDP, 0, False),
+    (Transport.UNIX, 0, False),
+    (Transport.UNIX_DATAGRAM, 0, False),
+    (Transport.TCP, 2, True),
 ]
 
 
@@ -37,18 +50,51 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     driver.quit()
 
 
-@pytest.mark.parametrize(("transport", "seed"), RUNS, ids=[f"{t.value}-{s}" for t, s in RUNS])
+@pytest.mark.parametrize(
+    ("transport", "seed", "misuse"),
+    RUNS,
+    ids=[f"{t.value}-{s}" + ("-misuse" if m else "") for t, s, m in RUNS],
+)
 @pytest.mark.parametrize("kind", [Kind.THREAD, Kind.FORK], ids=lambda k: k.value)
-def test_target_refines_its_profile(driver: Driver, kind: Kind, transport: Transport, seed: int) -> None:
-    if driver.target.label == "impl":
-        profile = DOCUMENTED
-    else:
-        profile = profile_for_version(sys.version_info[:3])
-        assert profile is not None
-    result = check_kind(driver, profile, kind, transport=transport, examples=EXAMPLES, seed=seed)
+def test_target_refines_its_profile(
+    driver: Driver, kind: Kind, transport: Transport, seed: int, misuse: bool
+) -> None:
+    result = check_kind(
+        driver, _profile(driver), kind, transport=transport, examples=EXAMPLES, seed=seed, misuse=misuse
+    )
     assert result.passed, [str(f) for f in result.failures]
     assert result.examples >= EXAMPLES
     assert result.steps > result.examples  # the examples did something
+
+
+def _profile(driver: Driver) -> Profile:
+    if driver.target.label == "impl":
+        return DOCUMENTED
+    profile = profile_for_version(sys.version_info[:3])
+    assert profile is not None
+    return profile
+
+
+@pytest.mark.parametrize("misuse", [False, True], ids=["default", "misuse"])
+def test_calls_outside_the_contract_are_made_only_in_misuse_mode(
+    driver: Driver, misuse: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    outside: list[str] = []
+    do = RefinementMachine._do
+
+    def recording(machine: RefinementMachine, event: Event, *args: Any, **kwargs: Any) -> None:
+        reason = outside_contract(machine.state, event)
+        if reason is not None:
+            outside.append(reason)
+        do(machine, event, *args, **kwargs)
+
+    monkeypatch.setattr(RefinementMachine, "_do", recording)
+    result = check_kind(driver, _profile(driver), Kind.THREAD, examples=EXAMPLES, seed=3, misuse=misuse)
+    assert result.passed, [str(f) for f in result.failures]
+    if misuse:  # both kinds of misuse were made
+        assert {reason.split()[0] for reason in outside} == {"shutdown()", "server_close()"}, outside
+    else:
+        assert outside == []
 
 
 def replay(

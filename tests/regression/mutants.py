@@ -30,6 +30,8 @@ class Variant:
     # The seed of its search. 0 unless the bug needs a rare sequence that seed 0's first
     # examples happen to miss (say why at the variant).
     seed: int = 0
+    # Found only by calls outside the documented contract: checked with --misuse.
+    misuse: bool = False
 
     def write(self, folder: Path) -> Path:
         source = Path(socketserver.__file__).read_text()
@@ -580,6 +582,35 @@ VARIANTS += (
         "fork",
         "handle-error-prints",
         2,
+    ),
+    # --- misuse: calls outside the contract, answered as BaseServer really answers them ------
+    Variant(
+        "shut-down-event-starts-set",
+        "the is-shut-down event starts set: shutdown() with no loop ever run returns at once",
+        (
+            (
+                "        self.__is_shut_down = threading.Event()\n",
+                "        self.__is_shut_down = threading.Event()\n        self.__is_shut_down.set()\n",
+            ),
+        ),
+        "thread",
+        "shutdown-stops-loop",
+        1,
+        misuse=True,
+    ),
+    Variant(
+        "get-request-error-escapes",
+        "an OSError from get_request() escapes the loop: closed under it, serve_forever() dies",
+        (
+            (
+                "            request, client_address = self.get_request()\n        except OSError:\n            return\n",
+                "            request, client_address = self.get_request()\n        except OSError:\n            raise\n",
+            ),
+        ),
+        "fork",
+        "loop-runs-until-shutdown",
+        2,
+        misuse=True,
     ),
 )
 

@@ -46,9 +46,11 @@ def check_json(
     deadline: float = 1.0,
     transport: str = "tcp",
     seed: int = 0,
+    misuse: bool = False,
 ) -> tuple[int, dict[str, Any]]:
     report = folder / "report.json"
     args = ["--kind", kind, "--transport", transport, "--seed", str(seed), "--examples", str(examples)]
+    args += ["--misuse"] if misuse else []
     args += ["--json", str(report)]
     done = sockcheck("check", "--module", str(module), *args, deadline=deadline)
     assert done.returncode in (0, 1), done.stderr
@@ -65,7 +67,14 @@ def test_variant_is_found_minimally(variant: Variant, tmp_path: Path) -> None:
     module = variant.write(tmp_path)
     kind = "both" if variant.name in FIRST_SLICE else variant.kind
     status, report = check_json(
-        module, kind, tmp_path, variant.examples, variant.deadline, variant.transport, variant.seed
+        module,
+        kind,
+        tmp_path,
+        variant.examples,
+        variant.deadline,
+        variant.transport,
+        variant.seed,
+        variant.misuse,
     )
     assert status == 1
     broken = found(report)
