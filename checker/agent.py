@@ -32,6 +32,7 @@ import os
 import select
 import shutil
 import socket
+import struct
 import sys
 import tempfile
 import threading
@@ -267,6 +268,7 @@ class Request(object):
         self.rejected = False
         self.fails = False  # its thread cannot start / its fork fails
         self.queued = False  # waiting in the backlog while the loop sits at max_children
+        self.hung_up = False  # the client closed its end (a reset, for TCP)
 
     def close(self):
         for sock in (self.client, self.word_out, self.word_in):
@@ -395,7 +397,7 @@ class Agent(object):
             client.bind(("127.0.0.1", 0))
         return client
 
-    def cmd_connect(self, rejected=False, queued=False, fails=False):
+    def cmd_connect(self, rejected=False, queued=False, fails=False, hangs_up=False):
         rid = len(self.requests)
         # Bind first and register the address, then connect or send: a running
         # serve_forever() takes the request at once, and its hooks look it up by address.
@@ -411,6 +413,8 @@ class Agent(object):
         else:
             client.sendto(b"sockcheck request %d" % rid, self._server_address())
         client.settimeout(None)
+        if hangs_up:  # before handle_request() or the loop got to it (or, racing, just after)
+            self._hang_up(request)
         # The server is done with the request once it is dispatched (a rejected one, or one
         # whose worker failed to start: once the server closed it).
         done = "close_request" if rejected or fails else "dispatched"
@@ -432,6 +436,18 @@ class Agent(object):
 
     def _serving(self):
         return self.loop_call is not None and not self.loop_call.done.is_set()
+
+    def cmd_hang_up(self, rid):
+        self._hang_up(self.requests[rid])
+        return self.observe()
+
+    def _hang_up(self, request):
+        """The client goes away: a TCP client with a reset (SO_LINGER 0), so the server's
+        shutdown(SHUT_WR) of the request fails with ENOTCONN; a Unix one just closes."""
+        if not self._unix():
+            request.client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        request.client.close()
+        request.hung_up = True
 
     def cmd_serve(self, turn=False, returns=False):
         server = self.server
@@ -544,10 +560,12 @@ class Agent(object):
             setattr(server, name, value)
         return self.observe()
 
-    def cmd_close(self, must_return, turn=False):
-        """server_close(); with `turn` (misuse: a loop runs), also wait until the loop has made
-        a whole turn on the closed socket."""
-        self.close_call = Call("server_close", self.server.server_close, self.events, watch=True)
+    def cmd_close(self, must_return, turn=False, by_exit=False):
+        """server_close(), or the end of a `with server:` block by an exception; with `turn`
+        (misuse: a loop runs), also wait until the loop has made a whole turn on the closed
+        socket."""
+        close = self._exit_with_error if by_exit else self.server.server_close
+        self.close_call = Call("server_close", close, self.events, watch=True)
         self._settle_close(must_return)  # returned, or blocked: past closing the socket either way
         start = len(self.events.log)
         self.count_turns = turn
@@ -555,6 +573,13 @@ class Agent(object):
             self._wait_turns(start, 2)
         self.count_turns = False
         return self.observe()
+
+    def _exit_with_error(self):
+        """What `with server:` does when its block raises: __exit__ with the exception, which
+        must close the server and not swallow the exception (a true result would)."""
+        error = ValueError("raised inside `with server:`")
+        if self.server.__exit__(ValueError, error, None):
+            raise AssertionError("__exit__() swallowed the with-block's exception")
 
     def cmd_probe(self):
         """Try the closed server's address: refused, or (if something holds it) accepted."""
@@ -815,8 +840,8 @@ class Agent(object):
 
     def _client_eof(self, request):
         """EOF on the client: waited for (bounded) once the worker is done, peeked otherwise."""
-        if not self._stream():
-            return None  # a datagram request has no connection to end
+        if not self._stream() or request.hung_up:
+            return None  # a datagram request has no connection to end; a hung-up client is gone
         if (request.word_sent or request.rejected or request.fails) and not request.queued:
             ready, _, _ = select.select([request.client], [], [], self.deadline)
             if not ready:

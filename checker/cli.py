@@ -154,7 +154,7 @@ def _print_result(result: KindResult) -> None:
         print()
         mode = ", misuse mode" if result.misuse else ""
         print(f"counterexample ({result.server_class}, profile {result.profile.name}{mode}):")
-        for line in _failure_lines(failure):
+        for line in failure_lines(failure):
             print(("  " + line).rstrip())
     broken = {f.guarantee.name for f in result.failures if isinstance(f, Counterexample)}
     if result.divergence is not None and result.divergence.violations[0].guarantee.name not in broken:
@@ -165,7 +165,7 @@ def _print_result(result: KindResult) -> None:
         )
 
 
-def _failure_lines(failure: Failure) -> list[str]:
+def failure_lines(failure: Failure) -> list[str]:
     if isinstance(failure, Counterexample):
         return counterexample_text(failure.violations, failure.steps)
     if isinstance(failure, FlakyTarget):

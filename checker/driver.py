@@ -150,9 +150,17 @@ class Driver:
         result = self._ask({"op": "start", "kind": kind, "transport": transport, "deadline": self.deadline})
         return str(result["class"]) + (" (composed)" if result["composed"] else "")
 
-    def connect(self, rejected: bool = False, queued: bool = False, fails: bool = False) -> Observation:
-        command = {"op": "connect", "rejected": rejected, "queued": queued, "fails": fails}
+    def connect(
+        self, rejected: bool = False, queued: bool = False, fails: bool = False, hangs_up: bool = False
+    ) -> Observation:
+        """A client connects (or sends); with `hangs_up`, it resets the connection at once."""
+        command = {"op": "connect", "rejected": rejected, "fails": fails, "hangs_up": hangs_up}
+        command["queued"] = queued
         return _observation(self._ask(command))
+
+    def hang_up(self, wid: int) -> Observation:
+        """The client of a held request resets its connection."""
+        return _observation(self._ask({"op": "hang_up", "rid": wid}))
 
     def serve(self, turn: bool = False, returns: bool = False) -> Observation:
         """Start serve_forever(); with `turn`, return once a whole turn of its loop is done;
@@ -195,9 +203,11 @@ class Driver:
         """Set an attribute; with `sync_loop`, return once the running loop has looked at it."""
         return _observation(self._ask({"op": "set", "name": name, "value": value, "sync_loop": sync_loop}))
 
-    def close(self, must_return: bool, turn: bool = False) -> Observation:
-        """server_close(); with `turn`, also wait for a whole turn of a loop still running."""
-        return _observation(self._ask({"op": "close", "must_return": must_return, "turn": turn}))
+    def close(self, must_return: bool, turn: bool = False, by_exit: bool = False) -> Observation:
+        """server_close() (`by_exit`: the end of a `with server:` block, by an exception);
+        with `turn`, also wait for a whole turn of a loop still running."""
+        command = {"op": "close", "must_return": must_return, "turn": turn, "by_exit": by_exit}
+        return _observation(self._ask(command))
 
     def probe(self) -> Observation:
         return _observation(self._ask({"op": "probe"}))

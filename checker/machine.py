@@ -28,6 +28,7 @@ from model import (
     Connect,
     Event,
     Guarantee,
+    HangUp,
     Kind,
     Observation,
     Outcome,
@@ -70,6 +71,7 @@ class Action(enum.Enum):
     TIME_OUT = "handle_request with nothing to accept"
     SERVE = "serve_forever"
     SHUTDOWN = "shutdown"
+    HANG_UP = "a client hangs up"  # a held request's client, or a new one before dispatch
 
 
 CHOICES = len(Action) * ARGUMENTS  # one step's draw: (action, argument)
@@ -244,9 +246,14 @@ class RefinementMachine(RuleBasedStateMachine):
                 turn=_loop_turns(after),
                 shutdown_returns=state.server.shutdown_waits and not after.server.shutdown_waits,
             )
+        if action is Action.HANG_UP:
+            return self._hang_up(outcome is Outcome.RETURN, index)
         if action is Action.CLOSE:
             # misuse: a loop it does not stop goes on turning on the closed socket
-            return Close(), lambda after: driver.close(_close_must_return(after), after.server.turning)
+            by_exit = outcome is not Outcome.RETURN  # `with server:` ends by an exception
+            return Close(by_exit), lambda after: driver.close(
+                _close_must_return(after), after.server.turning, by_exit
+            )
         if action is Action.TIME_OUT:
             return TimeOut(), lambda after: driver.time_out(after.server.capped is not Capped.TIMEOUT)
         if action is Action.SERVE:  # with a shutdown() flag set (misuse), it returns at once
@@ -260,6 +267,23 @@ class RefinementMachine(RuleBasedStateMachine):
         # at the cap, where it reads max_children only after a child exited.
         sync = state.server.turning
         return SetAttr(name, value), lambda after: driver.set_attr(name, value, sync)
+
+    def _hang_up(self, during: bool, index: int) -> tuple[Event, Callable[[State], Observation]] | None:
+        """A held request's client resets its connection (during its handler), or a new client
+        connects and resets at once (before it is dispatched)."""
+        state, driver = self.state, self.driver
+        held = state.held
+        if during:
+            if not held:
+                return None
+            wid = held[index % len(held)].wid
+            return HangUp(wid), lambda after: driver.hang_up(wid)
+        if state.server.phase is not Phase.OPEN or len(held) + len(state.queued) >= MAX_HELD:
+            return None
+        wid = len(state.workers)
+        return Connect(hangs_up=True), lambda after: driver.connect(
+            queued=after.worker(wid).queued, hangs_up=True
+        )
 
     def _probe_answers(self) -> bool:
         """A UDP probe learns only of a refusal; where the model expects none, it would wait

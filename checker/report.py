@@ -10,6 +10,7 @@ from model import (
     Close,
     Connect,
     Event,
+    HangUp,
     Kind,
     Observation,
     Outcome,
@@ -40,7 +41,14 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
             return "connect(rejected)", f"verify_request() says no to w{len(before.workers)}"
         if event.fails:
             return "connect(spawn fails)", f"process_request() cannot start w{len(before.workers)}"
-        return "connect()", f"handle_request() spawns w{len(before.workers)}"
+        call = "connect(hangs up)" if event.hangs_up else "connect()"
+        wid = len(before.workers)
+        if before.server.capped is not None:
+            return call, f"w{wid} waits in the backlog" + (", reset" if event.hangs_up else "")
+        spawner = "serve_forever()" if before.server.loop else "handle_request()"
+        return call, f"{spawner} spawns w{wid}" + (", its client already gone" if event.hangs_up else "")
+    if isinstance(event, HangUp):
+        return f"hang_up(w{event.wid})", "its client resets the connection"
     if isinstance(event, Serve):
         return "server.serve_forever()", "on a thread of its own"
     if isinstance(event, Shutdown):
@@ -56,6 +64,8 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
     if isinstance(event, SetAttr):
         return f"server.{event.name} = {event.value}", ""
     assert isinstance(event, Close)
+    if event.by_exit:
+        return "server.__exit__(ValueError)", "a `with server:` block raises"
     return "server.server_close()", ""
 
 

@@ -199,7 +199,7 @@ def _request_closed_once(v: StepView) -> list[str]:
             found.append(f"w{w.wid} ({_how(w)}): close_request {_where(o.close_request)}")
         if o.closed_before_exit:
             found.append(f"w{w.wid}: the request was closed before its handler returned")
-        if v.after.server.transport.stream and o.client_eof == w.held:
+        if v.after.server.transport.stream and not w.hung_up and o.client_eof == w.held:
             state = "sees EOF while its handler runs" if w.held else "never saw EOF"
             found.append(f"w{w.wid}: the client {state}")
     return found
@@ -373,7 +373,8 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "close-raises-nothing",
         "server_close() raises nothing when called from outside the handlers (as built since "
-        "3.7: unless a handler thread failed to start since the last spawn).",
+        "3.7: unless a handler thread failed to start since the last spawn); a `with server:` "
+        "block's __exit__() closes the same way and lets the block's exception go on.",
         "",
         _close_raises_nothing,
     ),

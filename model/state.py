@@ -95,6 +95,10 @@ class Worker:
     # A connection waiting to be accepted while serve_forever() sits at max_children: no
     # worker yet (held is False until the loop accepts it).
     queued: bool = False
+    # Stream only: its client hung up (a TCP reset). The server's shutdown(SHUT_WR) of the
+    # request then fails with ENOTCONN, which shutdown_request() must swallow and go on to
+    # close the request.
+    hung_up: bool = False
 
     @property
     def finished(self) -> bool:

@@ -28,6 +28,19 @@ class Connect:
     rejected: bool = False
     # process_request() raises: the thread cannot start, or the fork fails.
     fails: bool = False
+    # Stream only: the client hangs up (a TCP reset) before the server has dispatched it.
+    hangs_up: bool = False
+
+
+@attrs.frozen
+class HangUp:
+    """The client of a held request hangs up (a TCP reset) while its handler runs.
+
+    Nothing changes for the server until the handler returns: then shutdown_request()'s
+    shutdown(SHUT_WR) fails with ENOTCONN, which it must swallow before close_request().
+    """
+
+    wid: int
 
 
 @attrs.frozen
@@ -57,7 +70,13 @@ class SetAttr:
 
 @attrs.frozen
 class Close:
-    """server_close() is called (on a thread of its own: it may block)."""
+    """server_close() is called (on a thread of its own: it may block).
+
+    With `by_exit`, a `with server:` block ends by an exception instead: the context
+    manager's __exit__() closes the server the same way, and lets the exception go on.
+    """
+
+    by_exit: bool = False
 
 
 @attrs.frozen
@@ -81,7 +100,7 @@ class Shutdown:
     """
 
 
-Event = Connect | Release | SetAttr | Close | TimeOut | Serve | Shutdown
+Event = Connect | Release | SetAttr | Close | TimeOut | Serve | Shutdown | HangUp
 
 # The modelled attributes and the values the model sets them to. max_children is at least 1:
 # at 0, CPython's cap loop spins forever on an empty set of children.
@@ -123,6 +142,7 @@ def spawn(profile: Profile, state: State, event: Event) -> State:
         queued=True,
         rejected=event.rejected,
         failed=event.fails,
+        hung_up=event.hangs_up,
     )
     state = attrs.evolve(state, workers=(*state.workers, waiting))
     if state.server.capped is Capped.LOOP:
@@ -143,7 +163,7 @@ def _accept(profile: Profile, state: State, wid: int) -> State:
     if server.kind is Kind.THREAD and profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
         threads_list = threads_list or server.block_on_close  # vars(self).setdefault(...)
         tracked = threads_list and not daemon  # _Threads.append skips daemon threads
-    worker = Worker(wid=wid, kind=server.kind, daemon=daemon, tracked=tracked)
+    worker = Worker(wid=wid, kind=server.kind, daemon=daemon, tracked=tracked, hung_up=waiting.hung_up)
     if waiting.failed:  # t.start() / os.fork() raised: handle_error, shutdown_request, no worker
         ghost = server.kind is Kind.THREAD and profile.unstarted_thread_tracked
         worker = attrs.evolve(worker, held=False, failed=True, tracked=tracked and ghost)
@@ -167,6 +187,12 @@ def release(profile: Profile, state: State, event: Event) -> State:
         worker, held=False, outcome=event.outcome, reaped=reaped, may_be_retained=retained
     )
     return _child_exited(state.with_worker(finished), finished)
+
+
+def hang_up(profile: Profile, state: State, event: Event) -> State:
+    """The client resets its connection; the handler runs on, unaware."""
+    assert isinstance(event, HangUp)
+    return state.with_worker(attrs.evolve(state.worker(event.wid), hung_up=True))
 
 
 def _child_exited(state: State, worker: Worker) -> State:
@@ -397,6 +423,7 @@ TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
     (Phase.OPEN, TimeOut): time_out,
     (Phase.OPEN, Serve): serve,
     (Phase.OPEN, Shutdown): shutdown,
+    (Phase.OPEN, HangUp): hang_up,
     (Phase.CLOSING, Connect): _NO_CONNECT_WHILE_CLOSING,
     (Phase.CLOSING, Release): release,
     (Phase.CLOSING, SetAttr): set_attr,
@@ -404,6 +431,7 @@ TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
     (Phase.CLOSING, TimeOut): _NO_TIMEOUT_AFTER_CLOSE,
     (Phase.CLOSING, Serve): _NO_LOOP_AFTER_CLOSE,
     (Phase.CLOSING, Shutdown): shutdown,
+    (Phase.CLOSING, HangUp): hang_up,
     (Phase.CLOSED, Connect): probe_closed,
     (Phase.CLOSED, Release): release,
     (Phase.CLOSED, SetAttr): set_attr,
@@ -411,6 +439,7 @@ TRANSITIONS: dict[tuple[Phase, type], Transition | Refused] = {
     (Phase.CLOSED, TimeOut): _NO_TIMEOUT_AFTER_CLOSE,
     (Phase.CLOSED, Serve): _NO_LOOP_AFTER_CLOSE,
     (Phase.CLOSED, Shutdown): shutdown,  # a loop still running after a close (misuse) stops
+    (Phase.CLOSED, HangUp): hang_up,
 }
 
 
@@ -420,6 +449,29 @@ _LOOP_REFUSALS: dict[type, str] = {
     Serve: "a second serve_forever() on the same server is not modelled",
     TimeOut: "handle_request() beside a running serve_forever() is not modelled",
 }
+
+
+def _refusal(state: State, event: Event) -> str | None:
+    """Conditions inside a cell: why this event is refused in this very state, if it is."""
+    return _loop_refusal(state, event) or _hang_up_refusal(state, event)
+
+
+def _hang_up_refusal(state: State, event: Event) -> str | None:
+    """A client can hang up only on a connection: a held one, or one it makes to do so."""
+    if isinstance(event, Connect) and event.hangs_up:
+        if not state.server.transport.stream:
+            return "a datagram client has no connection to hang up"
+        if event.rejected or event.fails:
+            return "a client that hangs up is modelled for requests that are handled"
+    if not isinstance(event, HangUp):
+        return None
+    if not state.server.transport.stream:
+        return "a datagram client has no connection to hang up"
+    if not 0 <= event.wid < len(state.workers) or not state.worker(event.wid).held:
+        return f"w{event.wid} has no handler running"
+    if state.worker(event.wid).hung_up:
+        return f"w{event.wid}'s client has hung up already"
+    return None
 
 
 def _loop_refusal(state: State, event: Event) -> str | None:
@@ -463,7 +515,7 @@ def outside_contract(state: State, event: Event) -> str | None:
 
 def allowed(state: State, event: Event) -> bool:
     cell = TRANSITIONS[(state.server.phase, type(event))]
-    if isinstance(cell, Refused) or _loop_refusal(state, event):
+    if isinstance(cell, Refused) or _refusal(state, event):
         return False
     if isinstance(event, Release):
         return 0 <= event.wid < len(state.workers) and state.worker(event.wid).held
@@ -483,7 +535,7 @@ def step(profile: Profile, state: State, event: Event) -> State:
     cell = TRANSITIONS[(state.server.phase, type(event))]
     if isinstance(cell, Refused):
         raise StepRefused(cell.reason)
-    refusal = _loop_refusal(state, event)
+    refusal = _refusal(state, event)
     if refusal:
         raise StepRefused(refusal)
     if isinstance(event, Release) and not 0 <= event.wid < len(state.workers):

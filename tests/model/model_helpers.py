@@ -15,6 +15,7 @@ from model import (
     Close,
     Connect,
     Event,
+    HangUp,
     Kind,
     Observation,
     Outcome,
@@ -55,10 +56,11 @@ def run(profile: Profile, state: State, *events: Event) -> State:
 
 def candidates(state: State) -> list[Event]:
     """Every event worth trying in `state`, allowed or not (one release past the last worker)."""
-    events: list[Event] = [Connect(), Connect(rejected=True), Connect(fails=True)]
+    events: list[Event] = [Connect(), Connect(rejected=True), Connect(fails=True), Connect(hangs_up=True)]
     events += [TimeOut(), Close(), Serve(), Shutdown()]
     events += [SetAttr(name, value) for name, values in ATTRIBUTES.items() for value in values]
     events += [Release(wid, outcome) for wid in range(len(state.workers) + 1) for outcome in Outcome]
+    events += [HangUp(wid) for wid in range(len(state.workers) + 1)]
     return events
 
 
@@ -168,7 +170,7 @@ def _ideal_worker_obs(w: Worker, stream: bool) -> WorkerObs:
             child=None,
             entered=0,
             exited=0,
-            client_eof=False if stream else None,  # connected, and nobody closed it
+            client_eof=None if w.hung_up or not stream else False,  # connected, and nobody closed it
         )
     if not w.spawned:  # rejected, or its worker failed to start: the server shut it down
         return WorkerObs(
@@ -197,7 +199,7 @@ def _ideal_worker_obs(w: Worker, stream: bool) -> WorkerObs:
         shutdown_request=Where(worker=done),
         close_request=Where(worker=done, server=1 if w.kind is Kind.FORK else 0),
         closed_before_exit=False,
-        client_eof=not w.held if stream else None,
+        client_eof=None if w.hung_up or not stream else not w.held,
         released_seq=None if w.held else w.wid,
         retained=False,  # a perfect server lets go of a thread as it finishes
         exit_status=(0 if w.outcome is Outcome.RETURN else 1) if child is Child.ZOMBIE else None,

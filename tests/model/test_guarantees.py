@@ -26,6 +26,7 @@ from model import (
     Close,
     Connect,
     Event,
+    HangUp,
     Kind,
     Observation,
     Outcome,
@@ -592,6 +593,24 @@ def test_request_closed_once_flags_the_clients_eof_at_the_wrong_time(kind: Kind)
     assert flagged(with_worker(released, 0, client_eof=False)) == {
         "request-closed-once": ["w0: the client never saw EOF"]
     }
+
+
+@each_kind
+@each_profile
+def test_request_closed_once_after_a_hang_up_still_wants_one_close_and_no_eof(
+    profile: Profile, kind: Kind
+) -> None:
+    for events in ([Connect(), HangUp(0), Release(0)], [Connect(hangs_up=True), Release(0)]):
+        view = view_after(profile, kind, *events)
+        assert view.obs.workers[0].client_eof is None  # its client is gone: nothing to read
+        assert_keeps_all(view)
+        parent = 1 if kind is F else 0
+        skipped = with_worker(view, 0, close_request=Where(server=parent))
+        assert flagged(skipped) == {
+            "request-closed-once": [
+                f"w0 (released to return): close_request ran 0 times in the worker and {parent} in the server"
+            ]
+        }
 
 
 @each_kind

@@ -23,6 +23,7 @@ from model import (
     State,
     TimeOut,
     Worker,
+    allowed,
     step,
 )
 from tests.model.model_helpers import CPYTHON_38, run, traces
@@ -55,6 +56,8 @@ def assert_well_formed(state: State) -> None:
     for index, worker in enumerate(state.workers):
         assert worker.wid == index
         assert worker.kind is server.kind
+        if worker.hung_up:  # a stream client, of a request that was to be handled
+            assert server.transport.stream and worker.spawned, worker
         if worker.queued:
             assert_queued(worker)
             continue
@@ -140,13 +143,21 @@ def assert_monotonic(before: State, after: State) -> None:
         assert (old.wid, old.kind, old.rejected, old.failed) == (new.wid, new.kind, new.rejected, new.failed)
         assert new.queued <= old.queued, "a connection the loop took cannot wait in the backlog again"
         if old.queued and not new.queued:  # the loop took it: a fresh child, or a record of none
-            taken = Worker(old.wid, old.kind, held=old.spawned, rejected=old.rejected, failed=old.failed)
+            taken = Worker(
+                old.wid,
+                old.kind,
+                held=old.spawned,
+                rejected=old.rejected,
+                failed=old.failed,
+                hung_up=old.hung_up,
+            )
             assert new == taken, (old, new)
             continue
         assert old.daemon == new.daemon
         if old.rejected:
             assert old == new, "a rejected request's record never changes"
         assert new.held <= old.held, "a finished worker cannot be held again"
+        assert new.hung_up >= old.hung_up, "a client that hung up cannot come back"
         assert not (old.reaped is Reaped.YES and new.reaped is not Reaped.YES), "unreaped again"
 
 
@@ -345,6 +356,7 @@ def test_model_cap_a_Connect_under_a_waiting_loop_only_queues(trace: Trace) -> N
             queued=True,
             rejected=event.rejected,
             failed=event.fails,
+            hung_up=event.hangs_up,
         )
         assert after == State(before.server, (*before.workers, waiting))
 
@@ -393,3 +405,12 @@ def test_model_blocking_fork_close_reaps_even_if_block_on_close_is_cleared_meanw
     assert s.server.phase is Phase.CLOSED
     # collect_children(blocking=True) was already waiting for w0 and reaped it
     assert s.workers[0].reaped is Reaped.YES
+
+
+@given(traces(max_steps=16))
+def test_model_a_with_block_ending_closes_exactly_as_server_close(trace: Trace) -> None:
+    profile, steps = trace
+    for before, _, _ in steps:
+        assert allowed(before, Close(by_exit=True)) is allowed(before, Close())
+        if allowed(before, Close()):
+            assert step(profile, before, Close(by_exit=True)) == step(profile, before, Close())

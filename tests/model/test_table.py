@@ -15,6 +15,7 @@ from model import (
     Close,
     Connect,
     Event,
+    HangUp,
     Kind,
     Outcome,
     Phase,
@@ -56,6 +57,7 @@ SAMPLE_EVENTS = {
     TimeOut: TimeOut(),
     Serve: Serve(),
     Shutdown: Shutdown(),
+    HangUp: HangUp(0),
 }
 
 
@@ -83,7 +85,7 @@ def state_with(profile: Profile, kind: Kind, phase: Phase, workers: int) -> Stat
 
 
 def test_Event_types_are_the_seven_events() -> None:
-    assert set(EVENT_TYPES) == {Connect, Release, SetAttr, Close, TimeOut, Serve, Shutdown}
+    assert set(EVENT_TYPES) == {Connect, Release, SetAttr, Close, TimeOut, Serve, Shutdown, HangUp}
     assert set(SAMPLE_EVENTS) == set(EVENT_TYPES)
 
 
@@ -532,3 +534,40 @@ def test_documented_close_after_a_failed_thread_start_is_a_plain_close() -> None
     assert not state.worker(1).tracked
     closing = step(DOCUMENTED, state, Close())
     assert closing.server.awaited == frozenset({0}) and not closing.server.close_raises
+
+
+# --- clients that hang up ----------------------------------------------------------------------
+
+
+@each_kind
+@each_profile
+def test_hang_up_marks_the_request_and_changes_nothing_else(profile: Profile, kind: Kind) -> None:
+    before = run(profile, State.initial(kind), Connect(), Connect())
+    after = step(profile, before, HangUp(1))
+    assert after.worker(1).hung_up and after.worker(1).held
+    assert attrs.evolve(after.worker(1), hung_up=False) == before.worker(1)
+    assert after.server == before.server and after.worker(0) == before.worker(0)
+    early = step(profile, before, Connect(hangs_up=True))  # before it was dispatched
+    assert early.worker(2).hung_up and early.worker(2).held
+
+
+@each_kind
+@each_profile
+def test_hang_up_is_refused_without_a_connection_to_hang_up(profile: Profile, kind: Kind) -> None:
+    s = run(profile, State.initial(kind), Connect(), Connect(), Release(1), HangUp(0))
+    for event, words in (
+        (HangUp(0), "hung up already"),
+        (HangUp(1), "no handler running"),  # released
+        (HangUp(2), "no handler running"),  # no such worker
+        (Connect(hangs_up=True, rejected=True), "requests that are handled"),
+        (Connect(hangs_up=True, fails=True), "requests that are handled"),
+    ):
+        assert not allowed(s, event), event
+        with pytest.raises(StepRefused, match=words):
+            step(profile, s, event)
+    for transport in (Transport.UDP, Transport.UNIX_DATAGRAM):
+        d = run(profile, State.initial(kind, transport), Connect())
+        for event in (HangUp(0), Connect(hangs_up=True)):
+            assert not allowed(d, event), event
+            with pytest.raises(StepRefused, match="datagram client has no connection"):
+                step(profile, d, event)

@@ -583,6 +583,45 @@ VARIANTS += (
         "handle-error-prints",
         2,
     ),
+    Variant(
+        "shutdown-request-error-escapes",
+        "TCPServer.shutdown_request() lets ENOTCONN escape: a reset client's request is never closed",
+        (
+            (
+                "        except OSError:\n            pass #some platforms may raise ENOTCONN here\n",
+                "        except OSError:\n            raise\n",
+            ),
+        ),
+        "thread",
+        "request-closed-once",
+        3,  # connect, hang_up, release: Hypothesis does not merge the first two into one
+    ),
+    Variant(
+        "exit-does-not-close",
+        "the context manager's __exit__() does not call server_close()",
+        (
+            (
+                "    def __exit__(self, *args):\n        self.server_close()\n",
+                "    def __exit__(self, *args):\n        pass\n",
+            ),
+        ),
+        "thread",
+        "no-descriptor-leak",
+        1,
+    ),
+    Variant(
+        "exit-swallows-the-exception",
+        "the context manager's __exit__() returns True: an exception inside `with server:` vanishes",
+        (
+            (
+                "    def __exit__(self, *args):\n        self.server_close()\n",
+                "    def __exit__(self, *args):\n        self.server_close()\n        return True\n",
+            ),
+        ),
+        "fork",
+        "close-raises-nothing",
+        1,
+    ),
     # --- misuse: calls outside the contract, answered as BaseServer really answers them ------
     Variant(
         "shut-down-event-starts-set",
