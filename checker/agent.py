@@ -936,6 +936,10 @@ def _instrumented_server(agent, base):
             base.service_actions(self)
             if agent.count_turns:
                 events.emit("turned")
+            if _closed(self.socket):
+                # A loop left running on a closed socket (misuse) turns at once, over and over,
+                # at a whole core; a thousand turns a second change nothing it can show.
+                time.sleep(0.001)
 
         def handle_error(self, request, client_address):
             rid = agent.rid_of(request)

@@ -95,9 +95,9 @@ VARIANTS: tuple[Variant, ...] = (
         "close-returns",
         3,
         "bpo-33540",
-        # connect, block_on_close off, close: seed 0's first 100 examples miss it since the
-        # actions grew (max_children at the cap makes most closes block anyway); see the note
-        seed=1,
+        # connect, block_on_close off, close: one seed in two meets it in 100 examples since the
+        # actions grew (max_children at the cap makes most closes block anyway); seeds 2-5 do
+        seed=2,
     ),
     Variant(
         "daemon-threads-joined",
@@ -369,9 +369,10 @@ VARIANTS += (
         "max-children",
         3,
         "gh-111872",
-        # Found at once; more examples reach a close whose blocking pass meets the children
-        # in pid order (a zombie reaped or not): a nondeterministic second failure.
-        examples=30,
+        # Seen whether the loop takes a connection beyond the cap within a grace period, so a
+        # loaded machine can miss one example of it: 100 examples meet several (seeds 0-5 at
+        # 100: 6 of 6; at 30: 2 of 6). A close whose blocking pass meets the children in pid
+        # order can add a nondeterministic second failure; the first is what counts here.
     ),
     Variant(
         "fork-cap-off-by-one",
@@ -444,9 +445,9 @@ VARIANTS += (
         "closed-refuses",
         4,
         # block_on_close off, a child running, close, probe: about one example in two
-        # hundred has those four in order with today's action mix; seed 1 meets one in time.
+        # hundred has those four in order with today's action mix; seeds 2-5 meet one in 100.
         examples=300,
-        seed=1,
+        seed=2,
     ),
 )
 
@@ -573,7 +574,7 @@ VARIANTS += (
         ),
         "thread",
         "handle-error-prints",
-        2,
+        1,  # connect(spawn fails): the server's own handle_error() for the failed spawn
     ),
     Variant(
         "handle-error-without-traceback-module",
