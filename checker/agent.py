@@ -174,7 +174,7 @@ class Announced(object):
 class Call(object):
     """A server method running on a thread of its own, watched through a profile hook."""
 
-    def __init__(self, name, fn, events, watch):
+    def __init__(self, name, fn, events, watch, start=True):
         self.name = name
         self.fn = fn
         self.events = events
@@ -183,9 +183,15 @@ class Call(object):
         self.error = None
         self.c_calls = 0
         self.pending = None  # number of the C call the thread is inside, if any
-        self.thread = threading.Thread(target=self._run, name="sockcheck-" + name)
-        self.thread.daemon = True
-        self.thread.start()
+        self.thread = None
+        if start:
+            self.thread = threading.Thread(target=self._run, name="sockcheck-" + name)
+            self.thread.daemon = True
+            self.thread.start()
+
+    def run_here(self):
+        """Make the call on the calling thread (a handler's own server_close())."""
+        self._run()
 
     def _profile(self, frame, event, arg):
         if event == "c_call":
@@ -269,6 +275,7 @@ class Request(object):
         self.fails = False  # its thread cannot start / its fork fails
         self.queued = False  # waiting in the backlog while the loop sits at max_children
         self.hung_up = False  # the client closed its end (a reset, for TCP)
+        self.close_call = None  # the server_close() its handler is to make, told by word b"c"
 
     def close(self):
         for sock in (self.client, self.word_out, self.word_in):
@@ -560,12 +567,18 @@ class Agent(object):
             setattr(server, name, value)
         return self.observe()
 
-    def cmd_close(self, must_return, turn=False, by_exit=False):
-        """server_close(), or the end of a `with server:` block by an exception; with `turn`
-        (misuse: a loop runs), also wait until the loop has made a whole turn on the closed
-        socket."""
+    def cmd_close(self, must_return, turn=False, by_exit=False, by_handler=None):
+        """server_close(), or the end of a `with server:` block by an exception, or (with
+        `by_handler`) server_close() called by that request's handler on its own thread; with
+        `turn` (misuse: a loop runs), also wait until the loop has made a whole turn on the
+        closed socket."""
         close = self._exit_with_error if by_exit else self.server.server_close
-        self.close_call = Call("server_close", close, self.events, watch=True)
+        if by_handler is None:
+            self.close_call = Call("server_close", close, self.events, watch=True)
+        else:
+            request = self.requests[by_handler]
+            request.close_call = self.close_call = Call("server_close", close, self.events, True, False)
+            request.word_out.sendall(b"c")
         self._settle_close(must_return)  # returned, or blocked: past closing the socket either way
         start = len(self.events.log)
         self.count_turns = turn
@@ -983,6 +996,10 @@ def _probe_handler(agent, base):
                 agent.in_child(rid)
             events.emit("enter", rid)
             word = agent.requests[rid].word_in.recv(1)
+            while word == b"c":  # call server_close() from here, then wait for the word again
+                events.emit("close_word", rid)
+                agent.requests[rid].close_call.run_here()
+                word = agent.requests[rid].word_in.recv(1)
             events.emit("word", rid)
             if word == b"r":
                 events.emit("exit", rid, how="raise")

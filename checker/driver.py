@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import selectors
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -48,6 +49,7 @@ class Driver:
         self.info: TargetInfo | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: Any = None
+        self._tmp: str | None = None
 
     # -- the agent process ------------------------------------------------------------------
 
@@ -55,6 +57,9 @@ class Driver:
         """Start the agent (again, if it was killed) and import the target module in it."""
         self.quit()
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the agent
+        # The agent's temporary files (Unix socket folders, the target's own) go in a folder
+        # of the driver's, removed when the agent ends: a killed agent leaves nothing behind.
+        self._tmp = tempfile.mkdtemp(prefix="sockcheck-agent-")
         try:
             self._proc = subprocess.Popen(
                 [self.target.python, "-I", str(AGENT)],
@@ -62,8 +67,10 @@ class Driver:
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
                 start_new_session=True,  # its own process group: one kill ends its children
+                env={**os.environ, "TMPDIR": self._tmp},
             )
         except OSError as exc:
+            self.quit()  # its stderr file and temporary folder
             raise CannotRun(f"cannot start {self.target.python}: {exc.strerror}") from None
         result = self._ask({"op": "load", **self.target.load_args()})
         self.info = TargetInfo(
@@ -88,6 +95,9 @@ class Driver:
         if self._stderr is not None:
             self._stderr.close()
             self._stderr = None
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def _kill(self, proc: subprocess.Popen[bytes]) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -203,10 +213,15 @@ class Driver:
         """Set an attribute; with `sync_loop`, return once the running loop has looked at it."""
         return _observation(self._ask({"op": "set", "name": name, "value": value, "sync_loop": sync_loop}))
 
-    def close(self, must_return: bool, turn: bool = False, by_exit: bool = False) -> Observation:
-        """server_close() (`by_exit`: the end of a `with server:` block, by an exception);
-        with `turn`, also wait for a whole turn of a loop still running."""
+    def close(
+        self, must_return: bool, turn: bool = False, by_exit: bool = False, by_handler: int | None = None
+    ) -> Observation:
+        """server_close() (`by_exit`: the end of a `with server:` block, by an exception;
+        `by_handler`: called by that request's handler); with `turn`, also wait for a whole
+        turn of a loop still running."""
         command = {"op": "close", "must_return": must_return, "turn": turn, "by_exit": by_exit}
+        if by_handler is not None:  # only then: an older agent need not know the word
+            command["by_handler"] = by_handler
         return _observation(self._ask(command))
 
     def probe(self) -> Observation:

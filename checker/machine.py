@@ -249,11 +249,7 @@ class RefinementMachine(RuleBasedStateMachine):
         if action is Action.HANG_UP:
             return self._hang_up(outcome is Outcome.RETURN, index)
         if action is Action.CLOSE:
-            # misuse: a loop it does not stop goes on turning on the closed socket
-            by_exit = outcome is not Outcome.RETURN  # `with server:` ends by an exception
-            return Close(by_exit), lambda after: driver.close(
-                _close_must_return(after), after.server.turning, by_exit
-            )
+            return self._close(outcome, index)
         if action is Action.TIME_OUT:
             return TimeOut(), lambda after: driver.time_out(after.server.capped is not Capped.TIMEOUT)
         if action is Action.SERVE:  # with a shutdown() flag set (misuse), it returns at once
@@ -267,6 +263,22 @@ class RefinementMachine(RuleBasedStateMachine):
         # at the cap, where it reads max_children only after a child exited.
         sync = state.server.turning
         return SetAttr(name, value), lambda after: driver.set_attr(name, value, sync)
+
+    def _close(self, variant: Outcome, index: int) -> tuple[Event, Callable[[State], Observation]]:
+        """server_close(); or the end of a `with server:` block by an exception; or, in a
+        thread server with a handler running, server_close() called by that handler."""
+        state, driver = self.state, self.driver
+        held = state.held
+        if variant is Outcome.EXIT and state.server.kind is Kind.THREAD and held:
+            wid = held[index % len(held)].wid
+            return Close(by_handler=wid), lambda after: driver.close(
+                _close_must_return(after), after.server.turning, by_handler=wid
+            )
+        # misuse: a loop it does not stop goes on turning on the closed socket
+        by_exit = variant is not Outcome.RETURN
+        return Close(by_exit), lambda after: driver.close(
+            _close_must_return(after), after.server.turning, by_exit
+        )
 
     def _hang_up(self, during: bool, index: int) -> tuple[Event, Callable[[State], Observation]] | None:
         """A held request's client resets its connection (during its handler), or a new client

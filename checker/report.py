@@ -66,6 +66,8 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
     assert isinstance(event, Close)
     if event.by_exit:
         return "server.__exit__(ValueError)", "a `with server:` block raises"
+    if event.by_handler is not None:
+        return f"w{event.by_handler}: server.server_close()", f"called by w{event.by_handler}'s handler"
     return "server.server_close()", ""
 
 
@@ -93,11 +95,12 @@ def worker_expected(worker: Worker) -> str:
 def state_text(state: State) -> str:
     server = state.server
     phase = server.phase.value
+    call = "server_close()" if server.closer is None else f"w{server.closer}'s server_close()"
     if server.phase is Phase.CLOSING:
         waiting = ", ".join(f"w{w}" for w in sorted(server.awaited))
-        phase = f"closing: server_close() blocked on {waiting}"
+        phase = f"closing: {call} blocked on {waiting}"
     elif server.phase is Phase.CLOSED:
-        phase = "closed: server_close() returned"
+        phase = "closed: server_close() " + ("raised" if server.close_raises else "returned")
     attrs = f"block_on_close={server.block_on_close}"
     if server.kind is Kind.THREAD:
         attrs += f", daemon_threads={server.daemon_threads}"

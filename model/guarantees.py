@@ -89,7 +89,8 @@ def _close_raises_nothing(v: StepView) -> list[str]:
     if v.obs.close is Call.RAISED and not server.close_raises:
         return [f"server_close() raised {v.obs.close_error}"]
     if server.close_raises and server.phase is Phase.CLOSED and v.obs.close is not Call.RAISED:
-        return [f"server_close() {v.obs.close.value}, where {v.profile.name} raises (a thread never started)"]
+        why = "it reaches a thread that never started, or the calling one"
+        return [f"server_close() {v.obs.close.value}, where {v.profile.name} raises ({why})"]
     return []
 
 
@@ -372,9 +373,10 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "close-raises-nothing",
-        "server_close() raises nothing when called from outside the handlers (as built since "
-        "3.7: unless a handler thread failed to start since the last spawn); a `with server:` "
-        "block's __exit__() closes the same way and lets the block's exception go on.",
+        "server_close() raises nothing, also when a handler thread calls it (as built since 3.7 "
+        "it raises where it would join a thread that failed to start since the last spawn, or "
+        "the calling one); a `with server:` block's __exit__() closes the same way and lets the "
+        "block's exception go on.",
         "",
         _close_raises_nothing,
     ),

@@ -138,6 +138,8 @@ class Server:
     # The close in progress (or the last one) raises as it ends: as built, joining a thread
     # that never started (see Profile.unstarted_thread_tracked).
     close_raises: bool = False
+    # The worker whose handler called the close in progress (None: called from outside).
+    closer: int | None = None
     # ForkingMixIn's cap, and the call waiting at it (None: nothing waits at the cap).
     max_children: int = 40
     capped: Capped | None = None

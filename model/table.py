@@ -74,9 +74,16 @@ class Close:
 
     With `by_exit`, a `with server:` block ends by an exception instead: the context
     manager's __exit__() closes the server the same way, and lets the exception go on.
+
+    With `by_handler`, the handler of that held worker calls server_close() itself (thread
+    servers): it cannot wait for its own thread, and its worker stays held, inside the call,
+    until the close returns. As built since 3.7 the call raises "cannot join current thread"
+    once _Threads.join() reaches the calling thread, having joined only the threads tracked
+    before it; the rest are popped from the list and never joined.
     """
 
     by_exit: bool = False
+    by_handler: int | None = None
 
 
 @attrs.frozen
@@ -263,10 +270,14 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
         # CPython's _Threads.join() pops the list and holds it while it joins, so there the
         # finished threads are let go only when close returns (in `settle`).
         state = _let_go_of_finished_threads(state)
-    awaited = awaited_at_close(profile, state)
-    ghosts = [w.wid for w in state.workers if w.failed and w.tracked]
-    if ghosts:  # _Threads.join() raises at the thread that never started: the rest are not joined
-        awaited = frozenset(wid for wid in awaited if wid < ghosts[0])
+    assert isinstance(event, Close)
+    closer = event.by_handler
+    awaited = awaited_at_close(profile, state) - {closer}  # never its own thread
+    # _Threads.join() joins in spawn order and raises at a thread that never started, or at
+    # the calling one: the threads after it are popped from the list and never joined.
+    stoppers = [w.wid for w in state.workers if w.tracked and (w.failed or w.wid == closer)]
+    if stoppers:
+        awaited = frozenset(wid for wid in awaited if wid < stoppers[0])
     blocking = _close_reaps_blocking(state.server)
     capped = Capped.CLOSE if profile.cap_blocks_close and state.at_cap else None
     workers = tuple(_reap_at_close_start(w, blocking and not capped, bool(awaited)) for w in state.workers)
@@ -276,7 +287,8 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
         awaited=awaited,
         reaping_blocking=blocking,
         capped=capped,
-        close_raises=bool(ghosts),
+        close_raises=bool(stoppers),
+        closer=closer,
     )
     return attrs.evolve(state, server=server, workers=workers)
 
@@ -389,7 +401,12 @@ def settle(profile: Profile, state: State) -> State:
     if profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:  # _threads.pop_all(), all joined
         workers = tuple(attrs.evolve(w, tracked=False) for w in workers)
     closed = attrs.evolve(
-        server, phase=Phase.CLOSED, awaited=frozenset(), reaping_blocking=False, closes=server.closes + 1
+        server,
+        phase=Phase.CLOSED,
+        awaited=frozenset(),
+        reaping_blocking=False,
+        closes=server.closes + 1,
+        closer=None,  # the calling handler is back in handle(), held as before
     )
     return attrs.evolve(state, server=closed, workers=workers)
 
@@ -453,7 +470,24 @@ _LOOP_REFUSALS: dict[type, str] = {
 
 def _refusal(state: State, event: Event) -> str | None:
     """Conditions inside a cell: why this event is refused in this very state, if it is."""
-    return _loop_refusal(state, event) or _hang_up_refusal(state, event)
+    return _loop_refusal(state, event) or _hang_up_refusal(state, event) or _closer_refusal(state, event)
+
+
+def _closer_refusal(state: State, event: Event) -> str | None:
+    """A handler calls server_close() only while it runs, and only a thread's handler; it
+    cannot be released while it is inside that call."""
+    if isinstance(event, Release) and event.wid == state.server.closer:
+        return f"w{event.wid}'s handler is inside server_close()"
+    if not (isinstance(event, Close) and event.by_handler is not None):
+        return None
+    if state.server.kind is not Kind.THREAD:
+        return "server_close() from a forked child is not modelled"
+    if event.by_exit:
+        return "a handler's server_close() is a plain call, not a with-block's exit"
+    wid = event.by_handler
+    if not 0 <= wid < len(state.workers) or not state.worker(wid).held:
+        return f"w{wid} has no handler running"
+    return None
 
 
 def _hang_up_refusal(state: State, event: Event) -> str | None:

@@ -1,13 +1,17 @@
-"""Every test must leave no thread, child process or descriptor behind.
+"""Every test must leave no thread, child process, descriptor or temporary file behind.
 
 The `no_leftovers` fixture is autouse: it records what the test process has before each
 test and fails the test if, after it (and a bounded wait for things that are ending), any
-thread, child process (zombies included) or file descriptor is new.
+thread, child process (zombies included), file descriptor or entry of the temporary folder
+is new. Each test process gets a temporary folder of its own (TMPDIR, inherited by every
+command and agent a test starts), so a parallel worker's files are never blamed on it.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,15 +51,44 @@ def _settled(check: Callable[[], set[T]], timeout: float) -> set[T]:
     return left
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    private = tempfile.mkdtemp(prefix="sockcheck-tests-")
+    config.stash[_PRIVATE_TMP] = (os.environ.get("TMPDIR"), private)
+    os.environ["TMPDIR"] = private
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _PRIVATE_TMP not in config.stash:
+        return
+    earlier, private = config.stash[_PRIVATE_TMP]
+    if earlier is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = earlier
+    tempfile.tempdir = None
+    shutil.rmtree(private, ignore_errors=True)
+
+
+_PRIVATE_TMP = pytest.StashKey[tuple[str | None, str]]()
+
+
+def temporary_files() -> set[str]:
+    """The entries of this process's temporary folder, less pytest's own (tmp_path)."""
+    return {name for name in os.listdir(tempfile.gettempdir()) if not name.startswith("pytest-of-")}
+
+
 @pytest.fixture(autouse=True)
 def no_leftovers() -> Iterator[None]:
     threads_before = set(threading.enumerate())
     children_before = children()
     fds_before = descriptors()
+    tmp_before = temporary_files()
     yield
     threads = _settled(lambda: {t for t in threading.enumerate() if t not in threads_before}, SETTLE)
     kids = _settled(lambda: children() - children_before, SETTLE)
     fds = _settled(lambda: descriptors() - fds_before, 1.0)
+    tmp = _settled(lambda: temporary_files() - tmp_before, 1.0)
     problems = []
     if threads:
         problems.append(f"threads left running: {sorted(t.name for t in threads)}")
@@ -63,6 +96,8 @@ def no_leftovers() -> Iterator[None]:
         problems.append(f"child processes left (running or zombie): {sorted(kids)}")
     if fds:
         problems.append(f"descriptors left open: {_describe(fds)}")
+    if tmp:
+        problems.append(f"temporary files left in {tempfile.gettempdir()}: {sorted(tmp)}")
     if problems:
         pytest.fail("the test left things behind: " + "; ".join(problems))
 

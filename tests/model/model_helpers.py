@@ -61,6 +61,7 @@ def candidates(state: State) -> list[Event]:
     events += [SetAttr(name, value) for name, values in ATTRIBUTES.items() for value in values]
     events += [Release(wid, outcome) for wid in range(len(state.workers) + 1) for outcome in Outcome]
     events += [HangUp(wid) for wid in range(len(state.workers) + 1)]
+    events += [Close(by_handler=wid) for wid in range(len(state.workers) + 1)]
     return events
 
 
@@ -144,7 +145,7 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
     stopped = (before.server.loop or isinstance(event, Serve)) and not after.server.loop
     loop = Call.BLOCKED if after.server.loop else (Call.RETURNED if stopped else Call.NONE)
     shutdown = Call.BLOCKED if after.server.shutdown_waits else Call.RETURNED if answered else Call.NONE
-    if after.server.close_raises and phase is Phase.CLOSED:  # as built: a thread never started
+    if after.server.close_raises and phase is Phase.CLOSED:  # as built: a ghost or the calling thread
         close = Call.RAISED
     return Observation(
         workers=tuple(workers),

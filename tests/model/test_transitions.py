@@ -26,6 +26,7 @@ from model import (
     State,
     TimeOut,
     Worker,
+    allowed,
     step,
 )
 from model.profiles import ThreadClose
@@ -466,6 +467,57 @@ def test_thread_close_waits_for_the_non_daemon_threads_only(profile: Profile) ->
         # w1 ended during the close; every profile lets go of it as the close returns
         (daemon0, Worker(1, T, held=False, outcome=RETURN), released2),
     )
+
+
+# --- server_close() called by a handler thread ----------------------------------------------
+
+
+@each_profile
+def test_thread_close_from_a_handler_never_waits_for_its_own_thread(profile: Profile) -> None:
+    """documented: it waits for every other running thread. As built (3.7+): _Threads.join()
+    joins the threads before the caller, then raises at the caller ("cannot join current
+    thread"); the ones after it are popped and never joined."""
+    latched = latches(profile)
+    s = run(profile, State.initial(T), Connect(), Connect(), Connect(), Close(by_handler=1))
+    awaited = frozenset({0}) if latched else frozenset({0, 2})
+    held = tuple(Worker(w, T, tracked=latched) for w in range(3))
+    assert s == State(
+        Server(T, CLOSING, threads_list=latched, awaited=awaited, close_raises=latched, closer=1), held
+    )
+    assert not allowed(s, Release(1))  # its handler is inside server_close()
+    s = step(profile, s, Release(0))
+    if not latched:
+        assert s.server.phase is CLOSING
+        s = step(profile, s, Release(2))
+    assert s.server == Server(T, CLOSED, threads_list=latched, closes=1, close_raises=latched)
+    # the caller is back in handle(), held; nothing is tracked any more (pop_all)
+    assert s.worker(1) == Worker(1, T)
+    assert allowed(s, Release(1))
+
+
+@each_profile
+def test_thread_close_from_an_untracked_handler_joins_the_tracked_ones_and_returns(profile: Profile) -> None:
+    """As built, a thread spawned before the first spawn that saw block_on_close true is not
+    in _threads: its own close joins the others and raises nothing."""
+    s = run(profile, State.initial(T), SetAttr("block_on_close", False), Connect())
+    s = run(profile, s, SetAttr("block_on_close", True), Connect(), Close(by_handler=0))
+    assert s.server.awaited == frozenset({1})
+    assert not s.server.close_raises
+    s = step(profile, s, Release(1))
+    assert s.server.phase is CLOSED and not s.server.close_raises
+    assert s.worker(0).held and s.server.closer is None
+
+
+@each_profile
+def test_close_from_a_handler_is_for_running_thread_handlers_only(profile: Profile) -> None:
+    fork = run(profile, State.initial(F), Connect())
+    assert not allowed(fork, Close(by_handler=0))
+    thread = run(profile, State.initial(T), Connect(), Release(0))
+    assert not allowed(thread, Close(by_handler=0))  # its handler has returned
+    assert not allowed(thread, Close(by_handler=1))  # no such worker
+    running = run(profile, State.initial(T), Connect())
+    assert allowed(running, Close(by_handler=0))
+    assert not allowed(running, Close(by_exit=True, by_handler=0))
 
 
 # --- forking: waiting and reaping -------------------------------------------------------------
