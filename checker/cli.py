@@ -156,6 +156,11 @@ def _print_result(result: KindResult) -> None:
         print(f"counterexample ({result.server_class}, profile {result.profile.name}{mode}):")
         for line in failure_lines(failure):
             print(("  " + line).rstrip())
+    if result.contradicted:
+        print(
+            f"    note: {result.contradicted} repeats of the same steps went otherwise than their first "
+            "run: the target races (each kept its first verdict)"
+        )
     broken = {f.guarantee.name for f in result.failures if isinstance(f, Counterexample)}
     if result.divergence is not None and result.divergence.violations[0].guarantee.name not in broken:
         first = result.divergence.violations[0].guarantee.name
@@ -206,6 +211,7 @@ def _result_json(result: KindResult) -> dict[str, Any]:
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
         "failures": [_failure_json(f) for f in result.failures],
+        "repeats_contradicted": result.contradicted,
         "diverges_from_documented": (
             None
             if result.divergence is None

@@ -28,9 +28,12 @@ def draws(failure: Found) -> list[int]:
 
 
 def replay(machine_class: type[RefinementMachine], choices: list[int]) -> Found | None:
-    """Run one example made of these draws; the failure it ends with, if any."""
-    machine = machine_class()
+    """Run one example made of these draws, for real (no remembered verdicts); the failure
+    it ends with, if any."""
+    config = machine_class.config
+    config.memo = False
     try:
+        machine = machine_class()
         try:
             for choice in choices:
                 machine.step(choice)
@@ -38,6 +41,8 @@ def replay(machine_class: type[RefinementMachine], choices: list[int]) -> Found 
             machine.teardown()
     except (Counterexample, TargetBroke, TargetLeftovers) as failure:
         return failure
+    finally:
+        config.memo = True
     return None
 
 

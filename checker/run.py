@@ -52,6 +52,8 @@ class KindResult:
     failures: tuple[Failure, ...]
     divergence: Divergence | None
     misuse: bool = False  # calls outside the documented contract were made too
+    # Repeats of the same steps that the target answered otherwise than the first time.
+    contradicted: int = 0
 
     @property
     def passed(self) -> bool:
@@ -104,7 +106,7 @@ def check_kind(
     except (Counterexample, TargetBroke, TargetLeftovers) as failure:
         failures = (failure,)
     except Flaky as flaky:  # before the group: FlakyFailure is one too
-        failures = (*config.seen.values(), FlakyTarget(_first_line(flaky)))
+        failures = (FlakyTarget(_first_line(flaky)),)  # and what was seen: _with_unraised
     except BaseExceptionGroup as group:  # several distinct failures, some perhaps flaky
         flaky, group = group.split(Flaky)
         leaves, rest = group.split((Counterexample, TargetBroke, TargetLeftovers)) if group else (None, None)
@@ -115,6 +117,7 @@ def check_kind(
             failures += (FlakyTarget(_first_line(flaky)),)
     finally:
         driver.stop()
+    failures = _with_unraised(failures, config)
     failures = tuple(_minimal(machine, f) for f in failures)
     return KindResult(
         kind=kind,
@@ -127,7 +130,22 @@ def check_kind(
         failures=tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps)))),
         divergence=config.divergence,
         misuse=misuse,
+        contradicted=config.contradicted,
     )
+
+
+def _with_unraised(failures: tuple[Failure, ...], config: RunConfig) -> tuple[Failure, ...]:
+    """Hypothesis's failures, and the shortest of each other failure the machine saw for real
+    but did not raise (on a repeat that went otherwise; or lost when a run was cut short)."""
+    found = {_what(f): f for f in failures}
+    for failure in sorted((*config.seen.values(), *config.unraised), key=lambda f: len(f.steps)):
+        found.setdefault(_what(failure), failure)
+    return tuple(found.values())
+
+
+def _what(failure: Failure) -> str:
+    """What a failure is, for telling two apart: its guarantee, or its kind."""
+    return failure.guarantee.name if isinstance(failure, Counterexample) else type(failure).__name__
 
 
 def _minimal(machine: type[RefinementMachine], failure: Failure) -> Failure:

@@ -22,7 +22,10 @@ def machine_breaking_when(needed: set[int], otherwise_without: int | None = None
     without the draw `otherwise_without`, the second one breaks there instead (a race)."""
 
     class Machine:
+        config = SimpleNamespace(memo=True)  # replay() turns the verdict memo off meanwhile
+
         def __init__(self) -> None:
+            assert not self.config.memo  # every replay is made for real
             self.made: list[int] = []
 
         def step(self, choice: int) -> None:
