@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable
+from typing import NoReturn
 
 import attrs
 from hypothesis import strategies as st
@@ -131,6 +132,9 @@ class TargetBroke(Exception):
         self.choice = choice
 
 
+Failure = Counterexample | TargetBroke | TargetLeftovers
+TEARDOWN = -1  # the last element of a verdict key for the end of an example
+
 _COUNTEREXAMPLES: dict[str, type[Counterexample]] = {}
 
 
@@ -158,6 +162,15 @@ class RunConfig:
     # Hypothesis gives up on the run (a flaky replay), what was already found is not lost.
     seen: dict[str, Counterexample] = attrs.field(factory=dict)
     on_example: Callable[[RunConfig], None] | None = None
+    # The verdict of every prefix of draws run so far: the failure it ended with, or None
+    # (the example went on). See RefinementMachine.step.
+    verdicts: dict[tuple[int, ...], Failure | None] = attrs.field(factory=dict)
+    # Repeats of a prefix that the target answered otherwise than the first time: it races.
+    contradicted: int = 0
+    memo: bool = True  # off while checker.minimize replays for real
+    # Failures seen on such a repeat: real, but not raised (Hypothesis would call the run
+    # flaky and stop); the report adds them.
+    unraised: list[Failure] = attrs.field(factory=list)
 
 
 class RefinementMachine(RuleBasedStateMachine):
@@ -171,8 +184,12 @@ class RefinementMachine(RuleBasedStateMachine):
         self.state = State.initial(config.kind, config.transport)
         self.shadow: State | None = None if self.profile == DOCUMENTED else self.state
         self.steps: list[Step] = []
+        self.draws: list[int] = []  # every draw of this example, no-ops included
         self.probes = 0
         self.failed = False
+        # A repeated prefix went otherwise than the first time: the rest of the example
+        # only repeats the first run's verdicts (the real server is past the model's state).
+        self.diverged = False
         config.examples_run += 1
         if config.on_example is not None:
             config.on_example(config)
@@ -192,8 +209,44 @@ class RefinementMachine(RuleBasedStateMachine):
     # steps at once is within reach, which is how a stray connect-and-release pair goes.
     # The number shrinks towards the first action with the first argument.
 
+    #
+    # Hypothesis needs a test that answers the same draws the same way: when a replay of a
+    # failing example passes, it stops the whole run as flaky and its shrinking is lost. A
+    # racy target does not oblige, so every prefix of draws keeps the verdict of its first
+    # run: a repeat that failed before fails again at once, with the same failure; a repeat
+    # that went on before but breaks a guarantee now is counted (`contradicted`), kept for
+    # the report (`seen`), and the example goes on as the first run did. Every failure
+    # reported was seen for real; the replay-shrink (checker.minimize) replays it for real.
+
     @rule(choice=st.integers(0, CHOICES - 1))
     def step(self, choice: int) -> None:
+        self.draws.append(choice)
+        key = tuple(self.draws)
+        seen, known = self._verdict(key)
+        if known is not None:
+            self._fail(known)
+        if self.diverged:
+            return
+        failure = self._step(choice)
+        if failure is not None and seen:  # the same draws went on the first time
+            self._contradicted(failure)
+            failure = None
+        self._remember(key, failure)
+        if failure is not None:
+            self._fail(failure)
+
+    def _contradicted(self, failure: Failure) -> None:
+        self.config.contradicted += 1
+        self.config.unraised.append(failure)
+        self.diverged = True
+
+    def _fail(self, failure: Failure) -> NoReturn:
+        """Raise a failure, first seen or repeated, from this one place: Hypothesis tells
+        failures apart by type and by where they were raised."""
+        self.failed = True
+        raise failure.with_traceback(None)
+
+    def _step(self, choice: int) -> Failure | None:
         action_index, argument = divmod(choice, ARGUMENTS)
         action = list(Action)[action_index]
         index, variant = divmod(argument, len(OUTCOMES))  # which held worker; how / reject / value
@@ -209,9 +262,10 @@ class RefinementMachine(RuleBasedStateMachine):
             value = values[argument % len(values)]
         candidate = self._candidate(action, index, outcome, value)
         if candidate is None or not allowed(self.state, candidate[0]):
-            return
+            return None
         if self.config.misuse or outside_contract(self.state, candidate[0]) is None:
-            self._do(*candidate, choice)
+            return self._do(*candidate, choice)
+        return None
 
     def _candidate(
         self, action: Action, index: int, outcome: Outcome, value: bool | int
@@ -306,32 +360,61 @@ class RefinementMachine(RuleBasedStateMachine):
         leftovers = self.driver.stop()
         # An example that already failed keeps its own failure: a violation often leaves
         # work behind (the agent is restarted for the next example either way).
-        if leftovers and not self.failed:
-            raise TargetLeftovers(leftovers, self.steps)
+        if self.failed:
+            return
+        key = (*self.draws, TEARDOWN)
+        seen, known = self._verdict(key)
+        if known is not None:
+            self._fail(known)
+        if leftovers and not self.diverged:
+            failure = TargetLeftovers(leftovers, self.steps)
+            if seen:  # the same draws ended cleanly the first time
+                self._contradicted(failure)
+            else:
+                self._remember(key, failure)
+                self._fail(failure)
+        self._remember(key, None)
+
+    def _verdict(self, key: tuple[int, ...]) -> tuple[bool, Failure | None]:
+        """Whether these draws ran before, and the failure they ended with then."""
+        if not self.config.memo or key not in self.config.verdicts:
+            return False, None
+        return True, self.config.verdicts[key]
+
+    def _remember(self, key: tuple[int, ...], failure: Failure | None) -> None:
+        if self.config.memo:
+            self.config.verdicts.setdefault(key, failure)
 
     # -- one step -------------------------------------------------------------------------
 
-    def _do(self, event: Event, act: Callable[[State], Observation], choice: int) -> None:
+    def _do(self, event: Event, act: Callable[[State], Observation], choice: int) -> Failure | None:
+        """Perform one event on the real server and check it: the failure it shows, if any."""
         before = self.state
         assert allowed(before, event), event  # the rule only makes events the table allows
         after = step(self.profile, before, event)
         try:
             obs = act(after)
         except TargetFailure as failure:
-            self.failed = True
-            raise TargetBroke(failure, self.steps, event, choice) from None
+            broke = failure
+        else:
+            return self._judge(event, before, after, obs, choice)
+        return TargetBroke(broke, self.steps, event, choice)
+
+    def _judge(
+        self, event: Event, before: State, after: State, obs: Observation, choice: int
+    ) -> Counterexample | None:
         self.state = after
         self.steps.append(Step(event, before, after, obs, choice))
         self.config.steps_run += 1
         self._follow_documented(event, obs)
         violations = check(StepView(self.profile, before, event, after, obs))
-        if violations:
-            self.failed = True
-            found = counterexample_class(violations[0].guarantee)(violations, self.steps)
-            shortest = self.config.seen.get(found.guarantee.name)
-            if shortest is None or len(found.steps) < len(shortest.steps):
-                self.config.seen[found.guarantee.name] = found
-            raise found
+        if not violations:
+            return None
+        found = counterexample_class(violations[0].guarantee)(violations, self.steps)
+        shortest = self.config.seen.get(found.guarantee.name)
+        if shortest is None or len(found.steps) < len(shortest.steps):
+            self.config.seen[found.guarantee.name] = found
+        return found
 
     def _follow_documented(self, event: Event, obs: Observation) -> None:
         if self.shadow is None:
