@@ -404,7 +404,7 @@ class Agent(object):
             client.bind(("127.0.0.1", 0))
         return client
 
-    def cmd_connect(self, rejected=False, queued=False, fails=False, hangs_up=False):
+    def cmd_connect(self, rejected=False, queued=False, fails=False, hangs_up=False, listening=False):
         rid = len(self.requests)
         # Bind first and register the address, then connect or send: a running
         # serve_forever() takes the request at once, and its hooks look it up by address.
@@ -433,7 +433,10 @@ class Agent(object):
         if self._serving():  # serve_forever() takes it; nothing else says when it is done
             dispatched = self._wait_events(lambda log: self._has(log, done, rid, AGENT_PID))
         else:  # handle_request() dispatches before it returns, or never will
-            self._handle_request()
+            if listening:  # the one waiting in select() for a connection takes this one
+                self.dispatch_call.settle(True, self.deadline)
+            else:
+                self._handle_request()
             self.events.sync(self.deadline)
             dispatched = self._has(self.events.log, done, rid, AGENT_PID)
         if dispatched and not rejected and not fails:
@@ -497,24 +500,50 @@ class Agent(object):
             self.loop_call.settle(True, self.deadline)
         return self.observe()
 
-    def cmd_time_out(self, must_return=True):
-        """handle_request() with nothing to accept: it times out (server.timeout), and then
-        waits in handle_timeout() if the forking server is at max_children."""
-        self._handle_request(must_return)
+    def cmd_time_out(self, must_return=True, listens=False, first=None):
+        """handle_request() with nothing to accept: it times out, and then waits in
+        handle_timeout() if the forking server is at max_children; or, `listens` (no timeout
+        in effect that passes), it waits in select() for a connection. `first`: the timeouts
+        to set first, in seconds."""
+        for name, value in sorted((first or {}).items()):
+            if name == "socket_timeout":
+                self.server.socket.settimeout(value)
+            else:
+                self.server.timeout = value
+        self._handle_request(must_return, listens)
         return self.observe()
 
-    def _handle_request(self, must_return=True):
+    def _handle_request(self, must_return=True, listens=False):
         """handle_request() on a thread of its own, watched unless it must return.
 
-        One that may block does so in handle_timeout(), after its select() timed out (a
-        select() that has not yet timed out sits in one C call too).
+        One that may block at max_children does so in handle_timeout(), after its select()
+        timed out (a select() that has not yet timed out sits in one C call too); one that
+        listens blocks in select() itself.
         """
         start = len(self.events.log)
         call = Call("handle_request", self.server.handle_request, self.events, watch=not must_return)
         self.dispatch_call = call
-        if not must_return:
+        if not must_return and not listens:
             self._wait_events(lambda log: any(e["e"] == "handle_timeout" for e in log[start:]))
         call.settle(must_return, self.deadline)
+
+    def _wake_waiting_dispatch(self):
+        """A handle_request() still waiting in select() gets a connection, which its
+        verify_request() rejects: so it returns, and no worker is left to end."""
+        call = self.dispatch_call
+        if call is None or call.done.is_set() or self.server is None or _closed(self.server.socket):
+            return
+        rid = len(self.requests)
+        client = self._client_socket("wake%d" % rid)
+        request = Request(rid, client, address_key(client.getsockname()))
+        request.rejected = True
+        self.requests.append(request)
+        self.by_key[request.key] = rid
+        with contextlib.suppress(OSError):
+            if self._stream():
+                client.connect(self._server_address())
+            else:
+                client.sendto(b"sockcheck wake-up", self._server_address())
 
     def _shutdown(self, watch=False):
         self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=watch)
@@ -558,13 +587,23 @@ class Agent(object):
 
     def cmd_set(self, name, value, sync_loop=False):
         server = self.server
+        if name == "socket_timeout":  # not the server's attribute: its socket's timeout
+
+            def change():
+                server.socket.settimeout(value)
+
+        else:
+
+            def change():
+                setattr(server, name, value)
+
         if sync_loop:
             # Set between two turns of the running loop, so which turn first reads the value
             # is known: set from another thread, a turn already inside service_actions() may
             # or may not see it (and then wait at the cap without a word).
-            self._on_next_turn(lambda: setattr(server, name, value))
+            self._on_next_turn(change)
         else:
-            setattr(server, name, value)
+            change()
         return self.observe()
 
     def cmd_close(self, must_return, turn=False, by_exit=False, by_handler=None):
@@ -646,6 +685,7 @@ class Agent(object):
                     request.word_out.sendall(b"f")
                 request.word_sent = True
         end = time.monotonic() + self.deadline  # one deadline for the whole stop
+        self._wake_waiting_dispatch()
         stopping = self.shutdown_call is not None and not self.shutdown_call.done.is_set()
         if self._serving() and not stopping:  # a loop started again after a shutdown() too
             self._shutdown()

@@ -21,7 +21,7 @@ from typing import Any
 import attrs
 
 from checker.targets import Target
-from model import Call, Child, Observation, Outcome, Probe, Where, WorkerObs
+from model import Call, Child, Observation, Outcome, Probe, Timeout, Where, WorkerObs
 
 AGENT = Path(__file__).with_name("agent.py")
 
@@ -40,6 +40,15 @@ class TargetInfo:
     implementation: str
     executable: str
     file: str | None
+
+
+# The model's timeouts in seconds. SHORT is the agent's own server.timeout (agent.TIMEOUT),
+# which passes within a step; LONG never passes within a run.
+TIMEOUT_SECONDS: dict[Timeout, float | None] = {
+    Timeout.NONE: None,
+    Timeout.SHORT: 0.005,
+    Timeout.LONG: 3600.0,
+}
 
 
 class Driver:
@@ -161,11 +170,19 @@ class Driver:
         return str(result["class"]) + (" (composed)" if result["composed"] else "")
 
     def connect(
-        self, rejected: bool = False, queued: bool = False, fails: bool = False, hangs_up: bool = False
+        self,
+        rejected: bool = False,
+        queued: bool = False,
+        fails: bool = False,
+        hangs_up: bool = False,
+        listening: bool = False,
     ) -> Observation:
-        """A client connects (or sends); with `hangs_up`, it resets the connection at once."""
+        """A client connects (or sends); with `hangs_up`, it resets the connection at once;
+        with `listening`, the handle_request() already waiting takes it (none is started)."""
         command = {"op": "connect", "rejected": rejected, "fails": fails, "hangs_up": hangs_up}
         command["queued"] = queued
+        if listening:  # only then: an older agent need not know the word
+            command["listening"] = True
         return _observation(self._ask(command))
 
     def hang_up(self, wid: int) -> Observation:
@@ -181,8 +198,23 @@ class Driver:
         """Call shutdown(); wait until it and the loop have returned, or until it is blocked."""
         return _observation(self._ask({"op": "shutdown", "must_return": must_return}))
 
-    def time_out(self, must_return: bool = True) -> Observation:
-        return _observation(self._ask({"op": "time_out", "must_return": must_return}))
+    def time_out(
+        self,
+        must_return: bool = True,
+        listens: bool = False,
+        timeout: Timeout | None = None,
+        socket_timeout: Timeout | None = None,
+    ) -> Observation:
+        """handle_request() with nothing to accept: it times out (and may wait at max_children
+        in handle_timeout()), or, `listens`, it waits in select() for a connection. The
+        timeouts given are set first."""
+        command: dict[str, Any] = {"op": "time_out", "must_return": must_return}
+        if listens:  # only where needed: an older agent need not know the words
+            command["listens"] = True
+        for name, value in (("timeout", timeout), ("socket_timeout", socket_timeout)):
+            if value is not None:
+                command.setdefault("first", {})[name] = TIMEOUT_SECONDS[value]
+        return _observation(self._ask(command))
 
     def release(
         self,
@@ -209,9 +241,11 @@ class Driver:
         }
         return _observation(self._ask(command))
 
-    def set_attr(self, name: str, value: bool | int, sync_loop: bool = False) -> Observation:
-        """Set an attribute; with `sync_loop`, return once the running loop has looked at it."""
-        return _observation(self._ask({"op": "set", "name": name, "value": value, "sync_loop": sync_loop}))
+    def set_attr(self, name: str, value: bool | int | Timeout, sync_loop: bool = False) -> Observation:
+        """Set an attribute (a timeout in seconds); with `sync_loop`, return once the running
+        loop has looked at it."""
+        sent = TIMEOUT_SECONDS[value] if isinstance(value, Timeout) else value
+        return _observation(self._ask({"op": "set", "name": name, "value": sent, "sync_loop": sync_loop}))
 
     def close(
         self, must_return: bool, turn: bool = False, by_exit: bool = False, by_handler: int | None = None

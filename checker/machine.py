@@ -42,6 +42,7 @@ from model import (
     State,
     StepView,
     TimeOut,
+    Timeout,
     Transport,
     Violation,
     allowed,
@@ -69,6 +70,7 @@ class Action(enum.Enum):
     SET_BLOCK_ON_CLOSE = "set block_on_close"
     SET_DAEMON_THREADS = "set daemon_threads"
     SET_MAX_CHILDREN = "set max_children"
+    # handle_request() with nothing to accept, server.timeout and the socket's timeout set first
     TIME_OUT = "handle_request with nothing to accept"
     SERVE = "serve_forever"
     SHUTDOWN = "shutdown"
@@ -82,7 +84,8 @@ ATTRIBUTE_OF = {
     Action.SET_DAEMON_THREADS: "daemon_threads",
     Action.SET_MAX_CHILDREN: "max_children",
 }
-assert set(ATTRIBUTE_OF.values()) == set(ATTRIBUTES)
+TIMEOUT_ATTRIBUTES = ("timeout", "socket_timeout")  # set by TIME_OUT, just before handle_request()
+assert {*ATTRIBUTE_OF.values(), *TIMEOUT_ATTRIBUTES} == set(ATTRIBUTES)
 
 
 @attrs.frozen
@@ -280,8 +283,9 @@ class RefinementMachine(RuleBasedStateMachine):
                 # the variant: accepted, rejected by verify_request(), or its worker fails to start
                 rejected, fails = outcome is Outcome.RAISE, outcome is Outcome.EXIT
                 wid = len(state.workers)
+                listening = state.server.listening  # a handle_request() waits for it already
                 return Connect(rejected, fails), lambda after: driver.connect(
-                    rejected, after.worker(wid).queued, fails
+                    rejected, after.worker(wid).queued, fails, listening=listening
                 )
             if phase is Phase.CLOSED and self.probes < MAX_PROBES and self._probe_answers():
                 self.probes += 1
@@ -305,7 +309,7 @@ class RefinementMachine(RuleBasedStateMachine):
         if action is Action.CLOSE:
             return self._close(outcome, index)
         if action is Action.TIME_OUT:
-            return TimeOut(), lambda after: driver.time_out(after.server.capped is not Capped.TIMEOUT)
+            return self._time_out(outcome, index)
         if action is Action.SERVE:  # with a shutdown() flag set (misuse), it returns at once
             return Serve(), lambda after: driver.serve(_loop_turns(after), returns=not after.server.loop)
         if action is Action.SHUTDOWN:  # it waits for a loop at max_children (or, misuse, for one)
@@ -317,6 +321,21 @@ class RefinementMachine(RuleBasedStateMachine):
         # at the cap, where it reads max_children only after a child exited.
         sync = state.server.turning
         return SetAttr(name, value), lambda after: driver.set_attr(name, value, sync)
+
+    def _time_out(self, variant: Outcome, index: int) -> tuple[Event, Callable[[State], Observation]]:
+        """handle_request() with nothing to accept, with server.timeout and the socket's
+        timeout first set as the argument says (its first: both left as they are). Setting
+        them in the same step makes "a socket timeout an hour long, then handle_request()" one
+        step, not two the search would rarely put together."""
+        timeout = (None, Timeout.NONE, Timeout.LONG, Timeout.SHORT)[index % 4]
+        socket_timeout = (None, Timeout.LONG, Timeout.SHORT)[OUTCOMES.index(variant)]
+        event = TimeOut(timeout, socket_timeout)
+        return event, lambda after: self.driver.time_out(
+            must_return=after.server.capped is not Capped.TIMEOUT and not after.server.listening,
+            listens=after.server.listening,
+            timeout=timeout,
+            socket_timeout=socket_timeout,
+        )
 
     def _close(self, variant: Outcome, index: int) -> tuple[Event, Callable[[State], Observation]]:
         """server_close(); or the end of a `with server:` block by an exception; or, in a
@@ -347,8 +366,9 @@ class RefinementMachine(RuleBasedStateMachine):
         if state.server.phase is not Phase.OPEN or len(held) + len(state.queued) >= MAX_HELD:
             return None
         wid = len(state.workers)
+        listening = state.server.listening
         return Connect(hangs_up=True), lambda after: driver.connect(
-            queued=after.worker(wid).queued, hangs_up=True
+            queued=after.worker(wid).queued, hangs_up=True, listening=listening
         )
 
     def _probe_answers(self) -> bool:

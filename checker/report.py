@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
+
+from checker.driver import TIMEOUT_SECONDS
 from checker.machine import Step
 from model import (
     Call,
@@ -22,9 +25,11 @@ from model import (
     Shutdown,
     State,
     TimeOut,
+    Timeout,
     Violation,
     Worker,
     WorkerObs,
+    effective_timeout,
 )
 
 
@@ -54,7 +59,7 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
     if isinstance(event, Shutdown):
         return "server.shutdown()", ""
     if isinstance(event, TimeOut):
-        return "server.handle_request()", "nothing to accept: it times out"
+        return _time_out_text(event, before)
     if isinstance(event, Release):
         if event.outcome is Outcome.RAISE:
             return f"release(w{event.wid}, raise)", "its handler raises"
@@ -62,13 +67,33 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
             return f"release(w{event.wid}, exit)", "its handler raises SystemExit"
         return f"release(w{event.wid})", "its handler returns"
     if isinstance(event, SetAttr):
-        return f"server.{event.name} = {event.value}", ""
+        return _set_text(event)
     assert isinstance(event, Close)
     if event.by_exit:
         return "server.__exit__(ValueError)", "a `with server:` block raises"
     if event.by_handler is not None:
         return f"w{event.by_handler}: server.server_close()", f"called by w{event.by_handler}'s handler"
     return "server.server_close()", ""
+
+
+def _time_out_text(event: TimeOut, before: State) -> tuple[str, str]:
+    settings = {"timeout": event.timeout, "socket_timeout": event.socket_timeout}
+    settings = {name: value for name, value in settings.items() if value is not None}
+    first = [_set_text(SetAttr(name, value))[0] for name, value in settings.items()]
+    if effective_timeout(attrs.evolve(before.server, **settings)) is Timeout.SHORT:
+        return "; ".join([*first, "server.handle_request()"]), "nothing to accept: it times out"
+    return "; ".join([*first, "server.handle_request()"]), "nothing to accept: it waits for a connection"
+
+
+def _set_text(event: SetAttr) -> tuple[str, str]:
+    value = event.value
+    if not isinstance(value, Timeout):
+        return f"server.{event.name} = {value}", ""
+    seconds = TIMEOUT_SECONDS[value]
+    why = {Timeout.SHORT: "passes within a step", Timeout.LONG: "never passes within a run"}.get(value, "")
+    if event.name == "socket_timeout":
+        return f"server.socket.settimeout({seconds})", why
+    return f"server.{event.name} = {seconds}", why
 
 
 def steps_text(steps: tuple[Step, ...]) -> list[str]:
@@ -101,6 +126,10 @@ def state_text(state: State) -> str:
         phase = f"closing: {call} blocked on {waiting}"
     elif server.phase is Phase.CLOSED:
         phase = "closed: server_close() " + ("raised" if server.close_raises else "returned")
+    if server.listening:
+        phase += "; handle_request() waits for a connection"
+    if server.capped is not None:
+        phase += f"; {server.capped.value} waits at max_children={server.max_children}"
     attrs = f"block_on_close={server.block_on_close}"
     if server.kind is Kind.THREAD:
         attrs += f", daemon_threads={server.daemon_threads}"

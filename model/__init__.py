@@ -30,7 +30,7 @@ This package imports nothing from ``impl`` or ``checker``: it is the semantics a
 from model.guarantees import BY_NAME, GUARANTEES, Guarantee, StepView, Violation, check
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import DOCUMENTED, PROFILES, Profile, profile_for_version
-from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Transport, Worker
+from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Timeout, Transport, Worker
 from model.table import (
     ATTRIBUTES,
     TRANSITIONS,
@@ -46,6 +46,7 @@ from model.table import (
     StepRefused,
     TimeOut,
     allowed,
+    effective_timeout,
     listener_held,
     outside_contract,
     server_sockets,
@@ -84,6 +85,7 @@ __all__ = [
     "StepRefused",
     "StepView",
     "TimeOut",
+    "Timeout",
     "Transport",
     "Violation",
     "Where",
@@ -91,6 +93,7 @@ __all__ = [
     "WorkerObs",
     "allowed",
     "check",
+    "effective_timeout",
     "listener_held",
     "outside_contract",
     "profile_for_version",

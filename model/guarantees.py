@@ -247,10 +247,17 @@ def _rejected_request_closed(v: StepView) -> list[str]:
 
 def _handle_timeout(v: StepView) -> list[str]:
     found = []
-    if isinstance(v.event, TimeOut) and v.after.server.capped is None and v.obs.dispatch is not Call.RETURNED:
-        how = v.obs.dispatch.value
-        if v.obs.dispatch is Call.RAISED and v.obs.dispatch_error:
-            how = f"raised {v.obs.dispatch_error}"
+    server = v.after.server
+    how = v.obs.dispatch.value
+    if v.obs.dispatch is Call.RAISED and v.obs.dispatch_error:
+        how = f"raised {v.obs.dispatch_error}"
+    if server.listening:
+        if v.obs.dispatch is not Call.BLOCKED:
+            found.append(
+                f"handle_request() {how} with nothing to accept, though no timeout in effect had passed "
+                f"(server.timeout {server.timeout.value}, socket timeout {server.socket_timeout.value})"
+            )
+    elif isinstance(v.event, TimeOut) and server.capped is None and v.obs.dispatch is not Call.RETURNED:
         found.append(f"handle_request() with nothing to accept {how} instead of timing out")
     if v.obs.handle_timeout != v.after.server.timeouts:
         found.append(
@@ -444,8 +451,10 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "handle-timeout",
-        "handle_request() with nothing to accept returns once server.timeout has passed, and "
-        "handle_timeout() runs exactly once for each such call, never otherwise.",
+        "handle_request() with nothing to accept returns once its timeout has passed (the "
+        "socket's own, else server.timeout; with both set, the smaller) and handle_timeout() "
+        "runs exactly once for each such call, never otherwise; with no timeout it waits for "
+        "a connection.",
         "",
         _handle_timeout,
     ),

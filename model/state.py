@@ -52,6 +52,15 @@ class Reaped(enum.Enum):
     YES = "yes"
 
 
+class Timeout(enum.Enum):
+    """A timeout as far as a run can tell: none, one that passes within a step, or one that
+    never passes within a run (the checker uses 5 ms and an hour)."""
+
+    NONE = "none"
+    SHORT = "short"
+    LONG = "long"
+
+
 class Capped(enum.Enum):
     """The call that sits in ForkingMixIn's cap loop: max_children children run, it waits.
 
@@ -130,6 +139,13 @@ class Server:
     # The workers the close in progress waits for (empty unless CLOSING).
     awaited: frozenset[int] = frozenset()
     timeouts: int = 0  # handle_request() calls that timed out, so handle_timeout() calls
+    # handle_request() reads both as it starts (the effective timeout rule, see
+    # table.effective_timeout). The checker's servers start with a short server.timeout
+    # (BaseServer's default is None) and a socket in blocking mode.
+    timeout: Timeout = Timeout.SHORT
+    socket_timeout: Timeout = Timeout.NONE  # self.socket.settimeout()
+    # handle_request() waits in select() for a connection: no timeout in effect passes.
+    listening: bool = False
     loop: bool = False  # serve_forever() is running (on a thread of its own)
     # ForkingMixIn: whether the close in progress reaps blocking (block_on_close, read as it
     # started; setting the attribute during the close changes nothing for that close).

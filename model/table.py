@@ -11,7 +11,7 @@ from collections.abc import Callable
 import attrs
 
 from model.profiles import ForkClose, Profile, ThreadClose
-from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Worker
+from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Timeout, Worker
 
 # --- events -----------------------------------------------------------------------------
 
@@ -45,11 +45,18 @@ class HangUp:
 
 @attrs.frozen
 class TimeOut:
-    """handle_request() with nothing to accept: server.timeout passes, handle_timeout() runs.
+    """handle_request() with nothing to accept: its timeout passes, handle_timeout() runs.
 
     ForkingMixIn.handle_timeout() reaps the children that have exited (a non-blocking
-    collect_children); the base class does nothing.
+    collect_children); the base class does nothing. Where no timeout in effect passes within
+    a run (`effective_timeout`), it waits in select() for the next connection instead.
+
+    `timeout` and `socket_timeout`, where given, are set just before the call (as SetAttr
+    would; they stay set): the two handle_request() reads as it starts.
     """
+
+    timeout: Timeout | None = None
+    socket_timeout: Timeout | None = None
 
 
 @attrs.frozen
@@ -65,7 +72,7 @@ class SetAttr:
     """An attribute of the mix-in is set on the server instance."""
 
     name: str  # one of ATTRIBUTES
-    value: bool | int
+    value: bool | int | Timeout
 
 
 @attrs.frozen
@@ -111,10 +118,16 @@ Event = Connect | Release | SetAttr | Close | TimeOut | Serve | Shutdown | HangU
 
 # The modelled attributes and the values the model sets them to. max_children is at least 1:
 # at 0, CPython's cap loop spins forever on an empty set of children.
-ATTRIBUTES: dict[str, tuple[bool | int, ...]] = {
+ATTRIBUTES: dict[str, tuple[bool | int | Timeout, ...]] = {
     "block_on_close": (False, True),
     "daemon_threads": (False, True),
     "max_children": (1, 2, 3, 4, 5, 6),  # the checker sets it to the running children + 0..2
+    # server.timeout. The checker draws the first value most often: not the one its
+    # servers start with (SHORT for server.timeout, NONE for the socket's).
+    "timeout": (Timeout.NONE, Timeout.LONG, Timeout.SHORT),
+    # Not an attribute of the server but of its socket: self.socket.settimeout(), which
+    # handle_request() reads too.
+    "socket_timeout": (Timeout.LONG, Timeout.SHORT, Timeout.NONE),
 }
 
 
@@ -154,6 +167,8 @@ def spawn(profile: Profile, state: State, event: Event) -> State:
     state = attrs.evolve(state, workers=(*state.workers, waiting))
     if state.server.capped is Capped.LOOP:
         return state
+    if state.server.listening:  # the handle_request() that waits for it takes it
+        state = attrs.evolve(state, server=attrs.evolve(state.server, listening=False))
     return _accept(profile, state, waiting.wid)
 
 
@@ -248,10 +263,28 @@ def time_out(profile: Profile, state: State, event: Event) -> State:
     """handle_request() times out: ForkingMixIn.handle_timeout() reaps exited children.
 
     At max_children its cap loop reaps every exited child and then waits for a running one.
+    With no timeout in effect that passes, it waits for a connection (`spawn` ends the wait).
     """
+    assert isinstance(event, TimeOut)
+    for name in ("timeout", "socket_timeout"):
+        if getattr(event, name) is not None:
+            state = set_attr(profile, state, SetAttr(name, getattr(event, name)))
+    if effective_timeout(state.server) is not Timeout.SHORT:
+        return attrs.evolve(state, server=attrs.evolve(state.server, listening=True))
     capped = Capped.TIMEOUT if state.at_cap else None
     server = attrs.evolve(state.server, timeouts=state.server.timeouts + 1, capped=capped)
     return _reap_exited(attrs.evolve(state, server=server))
+
+
+def effective_timeout(server: Server) -> Timeout:
+    """What handle_request() waits for at most, read as it starts: the socket's own timeout,
+    else server.timeout; with both set, the smaller one (BaseServer.handle_request)."""
+    own, attribute = server.socket_timeout, server.timeout
+    if own is Timeout.NONE:
+        return attribute
+    if attribute is Timeout.NONE:
+        return own
+    return Timeout.SHORT if Timeout.SHORT in (own, attribute) else Timeout.LONG
 
 
 def set_attr(profile: Profile, state: State, event: Event) -> State:
@@ -470,7 +503,29 @@ _LOOP_REFUSALS: dict[type, str] = {
 
 def _refusal(state: State, event: Event) -> str | None:
     """Conditions inside a cell: why this event is refused in this very state, if it is."""
-    return _loop_refusal(state, event) or _hang_up_refusal(state, event) or _closer_refusal(state, event)
+    return (
+        _loop_refusal(state, event)
+        or _hang_up_refusal(state, event)
+        or _closer_refusal(state, event)
+        or _timeout_refusal(state, event)
+    )
+
+
+_LISTENING_REFUSALS: dict[type, str] = {
+    TimeOut: "a second handle_request() beside one that waits is not modelled",
+    Serve: "serve_forever() beside a waiting handle_request() is not modelled",
+    Close: "server_close() under a handle_request() waiting in select() is not modelled",
+    Shutdown: "shutdown() beside a waiting handle_request() (and no loop) is not modelled",
+}
+
+
+def _timeout_refusal(state: State, event: Event) -> str | None:
+    if state.server.listening and type(event) in _LISTENING_REFUSALS:
+        return _LISTENING_REFUSALS[type(event)]
+    closed = state.server.phase is not Phase.OPEN
+    if closed and isinstance(event, SetAttr) and event.name == "socket_timeout":
+        return "the socket is closed: settimeout() raises"
+    return None
 
 
 def _closer_refusal(state: State, event: Event) -> str | None:

@@ -19,6 +19,7 @@ from model import (
     Shutdown,
     State,
     TimeOut,
+    Timeout,
     step,
 )
 
@@ -51,6 +52,18 @@ def after(*events: Event) -> State:
         ((Connect(),), Release(0, Outcome.RAISE), "release(w0, raise)           # its handler raises"),
         ((Close(),), Connect(), "connect()                    # to the closed server"),
         ((), TimeOut(), "server.handle_request()      # nothing to accept: it times out"),
+        (
+            (),
+            TimeOut(socket_timeout=Timeout.LONG),  # the smaller of the two: server.timeout's 5 ms
+            "server.socket.settimeout(3600.0); server.handle_request() # nothing to accept: it times out",
+        ),
+        (
+            (),
+            TimeOut(Timeout.NONE, Timeout.LONG),
+            "server.timeout = None; server.socket.settimeout(3600.0); server.handle_request()"
+            " # nothing to accept: it waits for a connection",
+        ),
+        ((), SetAttr("timeout", Timeout.LONG), "server.timeout = 3600.0      # never passes within a run"),
         ((Serve(),), Shutdown(), "server.shutdown()"),
         ((), SetAttr("block_on_close", False), "server.block_on_close = False"),
     ],

@@ -30,6 +30,7 @@ from model import (
     State,
     StepView,
     TimeOut,
+    Timeout,
     Where,
     Worker,
     WorkerObs,
@@ -58,6 +59,9 @@ def candidates(state: State) -> list[Event]:
     """Every event worth trying in `state`, allowed or not (one release past the last worker)."""
     events: list[Event] = [Connect(), Connect(rejected=True), Connect(fails=True), Connect(hangs_up=True)]
     events += [TimeOut(), Close(), Serve(), Shutdown()]
+    events += [
+        TimeOut(t, own) for t in (None, *Timeout) for own in (None, *Timeout) if (t, own) != (None, None)
+    ]
     events += [SetAttr(name, value) for name, values in ATTRIBUTES.items() for value in values]
     events += [Release(wid, outcome) for wid in range(len(state.workers) + 1) for outcome in Outcome]
     events += [HangUp(wid) for wid in range(len(state.workers) + 1)]
@@ -135,8 +139,8 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
     dispatched = isinstance(event, Connect | TimeOut) and before.server.phase is Phase.OPEN
     dispatched = dispatched and not before.server.loop
     dispatch = Call.RETURNED if dispatched else Call.NONE
-    if after.server.capped is Capped.TIMEOUT:  # handle_timeout() waits at max_children
-        dispatch = Call.BLOCKED
+    if after.server.capped is Capped.TIMEOUT or after.server.listening:  # at max_children, or
+        dispatch = Call.BLOCKED  # waiting for a connection
     elif before.server.capped is Capped.TIMEOUT:  # a child exited below the cap: it returned
         dispatch = Call.RETURNED
     # a shutdown() returns at this step; a serve_forever() stops at this step

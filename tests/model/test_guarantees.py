@@ -39,6 +39,7 @@ from model import (
     State,
     StepView,
     TimeOut,
+    Timeout,
     Transport,
     Violation,
     Where,
@@ -894,6 +895,32 @@ def test_handle_timeout_flags_a_handle_request_that_did_not_time_out(kind: Kind)
         assert flagged(with_obs(view, dispatch=call)) == {
             "handle-timeout": [f"handle_request() with nothing to accept {call.value} instead of timing out"]
         }
+
+
+@each_kind
+def test_handle_timeout_flags_a_handle_request_that_stops_waiting_with_no_timeout_in_effect(
+    kind: Kind,
+) -> None:
+    """socket timeout LONG, server.timeout SHORT: the smaller passes (it times out); with
+    server.timeout None too, nothing passes: it waits, also through later steps."""
+    short = view_after(DOCUMENTED, kind, SetAttr("socket_timeout", Timeout.LONG), TimeOut())
+    assert short.obs.dispatch is Call.RETURNED and short.obs.handle_timeout == 1
+    assert flagged(with_obs(short, dispatch=Call.BLOCKED)) == {
+        "handle-timeout": ["handle_request() with nothing to accept blocked instead of timing out"]
+    }
+    waiting = (SetAttr("socket_timeout", Timeout.LONG), SetAttr("timeout", Timeout.NONE), TimeOut())
+    for later in ((), (SetAttr("timeout", Timeout.SHORT),)):  # read as it started: it waits on
+        waits = view_after(DOCUMENTED, kind, *waiting, *later)
+        assert waits.obs.dispatch is Call.BLOCKED and waits.after.server.listening
+        wrong = "handle_request() returned with nothing to accept, though no timeout in effect had passed "
+        wrong += f"(server.timeout {waits.after.server.timeout.value}, socket timeout long)"
+        assert flagged(with_obs(waits, dispatch=Call.RETURNED)) == {"handle-timeout": [wrong]}
+        assert flagged(with_obs(waits, dispatch=Call.RETURNED, handle_timeout=1)) == {
+            "handle-timeout": [wrong, "handle_timeout() ran 1 times; handle_request() timed out 0 times"]
+        }
+    taken = view_after(DOCUMENTED, kind, *waiting, Connect())
+    assert taken.obs.dispatch is Call.RETURNED and not taken.after.server.listening
+    assert flagged(taken) == {}
 
 
 @each_kind

@@ -30,9 +30,11 @@ from model import (
     State,
     StepRefused,
     TimeOut,
+    Timeout,
     Transport,
     Worker,
     allowed,
+    effective_timeout,
     listener_held,
     outside_contract,
     step,
@@ -259,8 +261,12 @@ def test_SetAttr_of_an_unmodelled_attribute_is_refused(profile: Profile) -> None
 
 
 def test_ATTRIBUTES_are_the_mix_in_attributes_with_their_modelled_values() -> None:
-    assert set(ATTRIBUTES) == {"block_on_close", "daemon_threads", "max_children"}
+    names = {"block_on_close", "daemon_threads", "max_children", "timeout", "socket_timeout"}
+    assert set(ATTRIBUTES) == names
     assert ATTRIBUTES["block_on_close"] == ATTRIBUTES["daemon_threads"] == (False, True)
+    assert set(ATTRIBUTES["timeout"]) == set(ATTRIBUTES["socket_timeout"]) == set(Timeout)
+    # the checker's servers: a short server.timeout, a socket in blocking mode
+    assert (Server(Kind.THREAD).timeout, Server(Kind.THREAD).socket_timeout) == (Timeout.SHORT, Timeout.NONE)
     # at 0, CPython's cap loop spins on an empty set of children: the model starts at 1
     assert ATTRIBUTES["max_children"] and all(type(v) is int and v >= 1 for v in ATTRIBUTES["max_children"])
     assert Server(Kind.FORK).max_children == 40  # ForkingMixIn's default
@@ -290,6 +296,47 @@ def test_SetAttr_of_a_value_outside_the_modelled_ones_is_refused(profile: Profil
         assert not allowed(state, event)
         with pytest.raises(StepRefused):
             step(profile, state, event)
+
+
+# --- the effective timeout rule -------------------------------------------------------------
+
+S, N, L = Timeout.SHORT, Timeout.NONE, Timeout.LONG
+
+
+@pytest.mark.parametrize(
+    ("timeout", "socket_timeout", "effective"),
+    # the socket's own timeout, else server.timeout; with both set, the smaller
+    [(S, N, S), (N, N, N), (L, N, L), (N, S, S), (N, L, L), (S, L, S), (L, S, S), (L, L, L), (S, S, S)],
+)
+def test_effective_timeout_is_the_smaller_of_the_two_that_are_set(
+    timeout: Timeout, socket_timeout: Timeout, effective: Timeout
+) -> None:
+    assert effective_timeout(Server(Kind.THREAD, timeout=timeout, socket_timeout=socket_timeout)) is effective
+
+
+@each_kind
+@each_profile
+def test_TimeOut_with_no_timeout_that_passes_waits_for_the_next_connection(
+    profile: Profile, kind: Kind
+) -> None:
+    state = step(profile, State.initial(kind), SetAttr("socket_timeout", L))
+    state = step(profile, state, SetAttr("timeout", N))
+    waiting = step(profile, state, TimeOut())
+    assert waiting == attrs.evolve(state, server=attrs.evolve(state.server, listening=True))
+    for event in (TimeOut(), Serve(), Close(), Shutdown()):
+        assert not allowed(waiting, event), event
+    # a timeout changed now is not the waiting call's: it read both as it started
+    still = step(profile, waiting, SetAttr("timeout", S))
+    assert still.server.listening
+    taken = step(profile, still, Connect())
+    assert not taken.server.listening and taken.held and taken.server.timeouts == 0
+
+
+@each_profile
+def test_SetAttr_of_socket_timeout_after_close_is_refused(profile: Profile) -> None:
+    closed = step(profile, State.initial(Kind.THREAD), Close())
+    assert not allowed(closed, SetAttr("socket_timeout", S))
+    assert allowed(closed, SetAttr("timeout", N))
 
 
 # --- the serving loop's own contract (conditions inside the OPEN cells) -----------------------

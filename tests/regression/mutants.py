@@ -677,4 +677,30 @@ VARIANTS += (
     ),
 )
 
+# --- handle_request()'s effective timeout ---------------------------------------------------
+
+VARIANTS += (
+    Variant(
+        "timeout-max-not-min",
+        "handle_request() waits for the larger of the socket's timeout and server.timeout",
+        (
+            (
+                "            timeout = min(timeout, self.timeout)\n",
+                "            timeout = max(timeout, self.timeout)\n",
+            ),
+        ),
+        "thread",
+        "handle-timeout",
+        1,
+    ),
+    Variant(
+        "timeout-ignores-the-socket",
+        "handle_request() never reads the socket's own timeout, only server.timeout",
+        (("        timeout = self.socket.gettimeout()\n", "        timeout = None\n"),),
+        "fork",
+        "handle-timeout",
+        1,
+    ),
+)
+
 BY_NAME = {v.name: v for v in VARIANTS}
