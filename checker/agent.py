@@ -459,11 +459,15 @@ class Agent(object):
         request.client.close()
         request.hung_up = True
 
-    def cmd_serve(self, turn=False, returns=False):
+    def cmd_serve(self, turn=False, returns=False, accepted=()):
+        """serve_forever() on a thread of its own; `accepted`: connections waiting in the
+        backlog (of a loop stopped at max_children) that this loop takes."""
         server = self.server
         self.loop_start = len(self.events.log)
         self.count_turns = turn
         self.loop_call = Call("serve_forever", lambda: server.serve_forever(POLL), self.events, watch=False)
+        for other in accepted:
+            self._wait_accepted(self.requests[other])
         if returns:  # a shutdown() flag was set (misuse): it stops before its first poll
             self.loop_call.done.wait(self.deadline)
             if self.shutdown_call is not None:  # and answers a shutdown() that waits for it

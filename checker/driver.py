@@ -189,10 +189,16 @@ class Driver:
         """The client of a held request resets its connection."""
         return _observation(self._ask({"op": "hang_up", "rid": wid}))
 
-    def serve(self, turn: bool = False, returns: bool = False) -> Observation:
+    def serve(
+        self, turn: bool = False, returns: bool = False, accepted: list[int] | None = None
+    ) -> Observation:
         """Start serve_forever(); with `turn`, return once a whole turn of its loop is done;
-        with `returns`, once it has returned (a shutdown() flag was set)."""
-        return _observation(self._ask({"op": "serve", "turn": turn, "returns": returns}))
+        with `returns`, once it has returned (a shutdown() flag was set); `accepted`: waiting
+        connections it takes."""
+        command: dict[str, Any] = {"op": "serve", "turn": turn, "returns": returns}
+        if accepted:  # only then: an older agent need not know the word
+            command["accepted"] = accepted
+        return _observation(self._ask(command))
 
     def shutdown(self, must_return: bool = True) -> Observation:
         """Call shutdown(); wait until it and the loop have returned, or until it is blocked."""

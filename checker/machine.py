@@ -311,7 +311,11 @@ class RefinementMachine(RuleBasedStateMachine):
         if action is Action.TIME_OUT:
             return self._time_out(outcome, index)
         if action is Action.SERVE:  # with a shutdown() flag set (misuse), it returns at once
-            return Serve(), lambda after: driver.serve(_loop_turns(after), returns=not after.server.loop)
+            return Serve(), lambda after: driver.serve(
+                _loop_turns(after),
+                returns=not after.server.loop,
+                accepted=[w.wid for w in state.queued if not after.worker(w.wid).queued],
+            )
         if action is Action.SHUTDOWN:  # it waits for a loop at max_children (or, misuse, for one)
             return Shutdown(), lambda after: driver.shutdown(must_return=not after.server.shutdown_waits)
         name = ATTRIBUTE_OF[action]

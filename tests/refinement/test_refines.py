@@ -117,9 +117,11 @@ def replay(
         for action, value in actions:
             candidate = machine._candidate(action, 0, Outcome.RETURN, value)
             assert candidate is not None and allowed(machine.state, candidate[0]), action
-            machine._do(*candidate, choice=0)
-    except Counterexample as broken:
-        return broken.guarantee.name
+            broken = machine._do(*candidate, choice=0)  # the failure the step shows, if any
+            if broken is not None:
+                machine.failed = True
+                assert isinstance(broken, Counterexample), broken
+                return broken.guarantee.name
     finally:
         machine.teardown()
     return None
@@ -148,6 +150,33 @@ def test_stdlib_diverges_from_documented_where_the_history_says(
         driver.load()
         assert replay(driver, DOCUMENTED, kind, actions) == guarantee
         assert replay(driver, as_built, kind, actions) is None
+    finally:
+        driver.quit()
+
+
+# A connection left waiting by a loop stopped at max_children is taken by the next loop.
+RESTART_AT_CAP: list[tuple[Action, bool | int]] = [
+    (Action.CONNECT, False),
+    (Action.SET_MAX_CHILDREN, 1),
+    (Action.SERVE, False),
+    (Action.CONNECT, False),  # w1 waits in the backlog
+    (Action.SHUTDOWN, False),  # waits: the loop sits at max_children
+    (Action.RELEASE, False),  # below the cap: the loop stops, w1 still waits
+    (Action.SERVE, False),  # the new loop takes w1
+    (Action.RELEASE, False),
+]
+
+
+@pytest.mark.parametrize("target", ["stdlib", "impl"])
+def test_a_restarted_loop_takes_the_connection_a_stopped_one_left_waiting(target: str) -> None:
+    """Once a false alarm: the checker did not wait for the new loop to take w1, so w1's
+    child went unseen and looked ended while held (worker-lifecycle)."""
+    profile = DOCUMENTED if target == "impl" else profile_for_version(sys.version_info[:3])
+    assert profile is not None
+    driver = Driver(resolve(target, None), deadline=1.0)
+    try:
+        driver.load()
+        assert replay(driver, profile, Kind.FORK, RESTART_AT_CAP) is None  # type: ignore[arg-type]
     finally:
         driver.quit()
 

@@ -445,9 +445,10 @@ VARIANTS += (
         "closed-refuses",
         4,
         # block_on_close off, a child running, close, probe: about one example in two
-        # hundred has those four in order with today's action mix; seeds 2-5 meet one in 100.
+        # hundred has those four in order with today's action mix. Since the close and
+        # handle_request() actions gained variants, seeds 3-5 meet one in 300, seed 2 not.
         examples=300,
-        seed=2,
+        seed=3,
     ),
 )
 
