@@ -631,10 +631,15 @@ class Agent(object):
         return self.observe()
 
     def _exit_with_error(self):
-        """What `with server:` does when its block raises: __exit__ with the exception, which
-        must close the server and not swallow the exception (a true result would)."""
+        """What `with server as s:` does when its block raises: __enter__(), which must give
+        the server, then __exit__ with the exception, which must close the server and not
+        swallow the exception (a true result would)."""
+        entered = self.server.__enter__()
         error = ValueError("raised inside `with server:`")
-        if self.server.__exit__(ValueError, error, None):
+        swallowed = self.server.__exit__(ValueError, error, None)
+        if entered is not self.server:
+            raise AssertionError("__enter__() gave %r, not the server" % (entered,))
+        if swallowed:
             raise AssertionError("__exit__() swallowed the with-block's exception")
 
     def cmd_probe(self):

@@ -70,7 +70,7 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
         return _set_text(event)
     assert isinstance(event, Close)
     if event.by_exit:
-        return "server.__exit__(ValueError)", "a `with server:` block raises"
+        return "with server as s: raise ValueError", "__enter__(), then __exit__() with it"
     if event.by_handler is not None:
         return f"w{event.by_handler}: server.server_close()", f"called by w{event.by_handler}'s handler"
     return "server.server_close()", ""

@@ -382,8 +382,8 @@ GUARANTEES: tuple[Guarantee, ...] = (
         "close-raises-nothing",
         "server_close() raises nothing, also when a handler thread calls it (as built since 3.7 "
         "it raises where it would join a thread that failed to start since the last spawn, or "
-        "the calling one); a `with server:` block's __exit__() closes the same way and lets the "
-        "block's exception go on.",
+        "the calling one); `with server as s:` gives the server itself, and a block that raises "
+        "closes it the same way and lets the exception go on.",
         "",
         _close_raises_nothing,
     ),

@@ -655,6 +655,22 @@ VARIANTS += (
     ),
 )
 
+VARIANTS += (
+    Variant(
+        "enter-gives-none",
+        "the context manager's __enter__() returns None: `with Server(...) as s:` gets no server",
+        (
+            (
+                "    def __enter__(self):\n        return self\n",
+                "    def __enter__(self):\n        return None\n",
+            ),
+        ),
+        "thread",
+        "close-raises-nothing",
+        1,
+    ),
+)
+
 # --- server_close() called by a handler thread --------------------------------------------
 
 VARIANTS += (
