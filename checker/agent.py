@@ -404,22 +404,33 @@ class Agent(object):
             client.bind(("127.0.0.1", 0))
         return client
 
-    def cmd_connect(self, rejected=False, queued=False, fails=False, hangs_up=False, listening=False):
+    def _new_request(self, prefix, rejected=False):
+        """A client bound to an address of its own, registered before it connects or sends:
+        a running serve_forever() takes the request at once, and its hooks look it up by
+        address."""
         rid = len(self.requests)
-        # Bind first and register the address, then connect or send: a running
-        # serve_forever() takes the request at once, and its hooks look it up by address.
-        client = self._client_socket("c%d" % rid)
+        client = self._client_socket("%s%d" % (prefix, rid))
         request = Request(rid, client, address_key(client.getsockname()))
         request.rejected = rejected
-        request.fails = fails
         self.requests.append(request)
         self.by_key[request.key] = rid
+        return request
+
+    def _reach(self, request):
+        """The client connects (stream) or sends its datagram, within the deadline."""
+        client = request.client
         client.settimeout(self.deadline)
         if self._stream():
             client.connect(self._server_address())
         else:
-            client.sendto(b"sockcheck request %d" % rid, self._server_address())
+            client.sendto(b"sockcheck request %d" % request.rid, self._server_address())
         client.settimeout(None)
+
+    def cmd_connect(self, rejected=False, queued=False, fails=False, hangs_up=False, listening=False):
+        request = self._new_request("c", rejected)
+        rid = request.rid
+        request.fails = fails
+        self._reach(request)
         if hangs_up:  # before handle_request() or the loop got to it (or, racing, just after)
             self._hang_up(request)
         # The server is done with the request once it is dispatched (a rejected one, or one
@@ -510,10 +521,7 @@ class Agent(object):
         in effect that passes), it waits in select() for a connection. `first`: the timeouts
         to set first, in seconds."""
         for name, value in sorted((first or {}).items()):
-            if name == "socket_timeout":
-                self.server.socket.settimeout(value)
-            else:
-                self.server.timeout = value
+            self._set(name, value)
         self._handle_request(must_return, listens)
         return self.observe()
 
@@ -537,17 +545,8 @@ class Agent(object):
         call = self.dispatch_call
         if call is None or call.done.is_set() or self.server is None or _closed(self.server.socket):
             return
-        rid = len(self.requests)
-        client = self._client_socket("wake%d" % rid)
-        request = Request(rid, client, address_key(client.getsockname()))
-        request.rejected = True
-        self.requests.append(request)
-        self.by_key[request.key] = rid
         with contextlib.suppress(OSError):
-            if self._stream():
-                client.connect(self._server_address())
-            else:
-                client.sendto(b"sockcheck wake-up", self._server_address())
+            self._reach(self._new_request("wake", rejected=True))
 
     def _shutdown(self, watch=False):
         self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=watch)
@@ -589,17 +588,15 @@ class Agent(object):
         self._wait_events(lambda log: self._has(log, done, rid, None if done == "enter" else AGENT_PID))
         self._learn_worker(request)
 
-    def cmd_set(self, name, value, sync_loop=False):
-        server = self.server
+    def _set(self, name, value):
         if name == "socket_timeout":  # not the server's attribute: its socket's timeout
-
-            def change():
-                server.socket.settimeout(value)
-
+            self.server.socket.settimeout(value)
         else:
+            setattr(self.server, name, value)
 
-            def change():
-                setattr(server, name, value)
+    def cmd_set(self, name, value, sync_loop=False):
+        def change():
+            self._set(name, value)
 
         if sync_loop:
             # Set between two turns of the running loop, so which turn first reads the value
@@ -620,7 +617,9 @@ class Agent(object):
             self.close_call = Call("server_close", close, self.events, watch=True)
         else:
             request = self.requests[by_handler]
-            request.close_call = self.close_call = Call("server_close", close, self.events, True, False)
+            request.close_call = self.close_call = Call(
+                "server_close", close, self.events, watch=True, start=False
+            )
             request.word_out.sendall(b"c")
         self._settle_close(must_return)  # returned, or blocked: past closing the socket either way
         start = len(self.events.log)

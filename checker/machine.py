@@ -168,12 +168,16 @@ class RunConfig:
     # The verdict of every prefix of draws run so far: the failure it ended with, or None
     # (the example went on). See RefinementMachine.step.
     verdicts: dict[tuple[int, ...], Failure | None] = attrs.field(factory=dict)
-    # Repeats of a prefix that the target answered otherwise than the first time: it races.
-    contradicted: int = 0
     memo: bool = True  # off while checker.minimize replays for real
-    # Failures seen on such a repeat: real, but not raised (Hypothesis would call the run
-    # flaky and stop); the report adds them.
+    # Failures seen on a repeat of a prefix that the target answered otherwise than the
+    # first time (it races): real, but not raised (Hypothesis would call the run flaky and
+    # stop); the report adds them.
     unraised: list[Failure] = attrs.field(factory=list)
+
+    @property
+    def contradicted(self) -> int:
+        """Repeats of a prefix that the target answered otherwise than the first time."""
+        return len(self.unraised)
 
 
 class RefinementMachine(RuleBasedStateMachine):
@@ -239,7 +243,6 @@ class RefinementMachine(RuleBasedStateMachine):
             self._fail(failure)
 
     def _contradicted(self, failure: Failure) -> None:
-        self.config.contradicted += 1
         self.config.unraised.append(failure)
         self.diverged = True
 
@@ -419,10 +422,8 @@ class RefinementMachine(RuleBasedStateMachine):
         try:
             obs = act(after)
         except TargetFailure as failure:
-            broke = failure
-        else:
-            return self._judge(event, before, after, obs, choice)
-        return TargetBroke(broke, self.steps, event, choice)
+            return TargetBroke(failure, self.steps, event, choice)  # made here, raised by _fail
+        return self._judge(event, before, after, obs, choice)
 
     def _judge(
         self, event: Event, before: State, after: State, obs: Observation, choice: int

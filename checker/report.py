@@ -80,9 +80,9 @@ def _time_out_text(event: TimeOut, before: State) -> tuple[str, str]:
     settings = {"timeout": event.timeout, "socket_timeout": event.socket_timeout}
     settings = {name: value for name, value in settings.items() if value is not None}
     first = [_set_text(SetAttr(name, value))[0] for name, value in settings.items()]
-    if effective_timeout(attrs.evolve(before.server, **settings)) is Timeout.SHORT:
-        return "; ".join([*first, "server.handle_request()"]), "nothing to accept: it times out"
-    return "; ".join([*first, "server.handle_request()"]), "nothing to accept: it waits for a connection"
+    times_out = effective_timeout(attrs.evolve(before.server, **settings)) is Timeout.SHORT
+    how = "it times out" if times_out else "it waits for a connection"
+    return "; ".join([*first, "server.handle_request()"]), f"nothing to accept: {how}"
 
 
 def _set_text(event: SetAttr) -> tuple[str, str]:

@@ -122,9 +122,7 @@ ATTRIBUTES: dict[str, tuple[bool | int | Timeout, ...]] = {
     "block_on_close": (False, True),
     "daemon_threads": (False, True),
     "max_children": (1, 2, 3, 4, 5, 6),  # the checker sets it to the running children + 0..2
-    # server.timeout. The checker draws the first value most often: not the one its
-    # servers start with (SHORT for server.timeout, NONE for the socket's).
-    "timeout": (Timeout.NONE, Timeout.LONG, Timeout.SHORT),
+    "timeout": (Timeout.NONE, Timeout.LONG, Timeout.SHORT),  # server.timeout
     # Not an attribute of the server but of its socket: self.socket.settimeout(), which
     # handle_request() reads too.
     "socket_timeout": (Timeout.LONG, Timeout.SHORT, Timeout.NONE),

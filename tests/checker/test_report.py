@@ -70,3 +70,12 @@ def after(*events: Event) -> State:
 )
 def test_event_text_says_what_the_step_did(before: tuple[Event, ...], event: Event, text: str) -> None:
     assert event_text(event, after(*before)) == text
+
+
+def test_the_short_timeout_is_the_one_the_agent_starts_its_servers_with() -> None:
+    """Steps print TIMEOUT_SECONDS; the agent's servers start at agent.TIMEOUT (the model's
+    initial server.timeout is SHORT): the two must be the same seconds."""
+    from checker import agent
+    from checker.driver import TIMEOUT_SECONDS
+
+    assert TIMEOUT_SECONDS[Timeout.SHORT] == agent.TIMEOUT
