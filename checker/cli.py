@@ -32,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sockcheck", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     check = commands.add_parser("check", help="check that a target refines its profile")
-    check.add_argument("--target", default="stdlib", help="impl or stdlib (default: stdlib)")
+    check.add_argument(
+        "--target", default="stdlib", help="impl, stdlib (default), or an interpreter: python3.7, a path"
+    )
+    check.add_argument("--python", metavar="PYTHON", help="the interpreter to run impl or stdlib in")
     check.add_argument("--module", metavar="PATH", help="a socketserver.py to check in place of the stdlib's")
     check.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
     check.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="tcp")
@@ -96,7 +99,7 @@ def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    target = resolve(args.target, args.module)
+    target = resolve(args.target, args.module, args.python)
     kinds = [Kind.THREAD, Kind.FORK] if args.kind == "both" else [Kind(args.kind)]
     transports = list(Transport) if args.transport == "all" else [Transport(args.transport)]
     driver = Driver(target, _deadline())

@@ -71,7 +71,7 @@ class Driver:
         self._tmp = tempfile.mkdtemp(prefix="sockcheck-agent-")
         try:
             self._proc = subprocess.Popen(
-                [self.target.python, "-I", str(AGENT)],
+                [self.target.python, *self.target.isolation, str(AGENT)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=self._stderr,
