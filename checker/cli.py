@@ -11,7 +11,7 @@ from typing import Any, NoReturn
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig, TargetBroke
 from checker.report import counterexample_text, steps_json, steps_text
-from checker.run import Failure, FlakyTarget, KindResult, check_kind
+from checker.run import Failure, FlakyTarget, KindResult, MissingClass, check_kind
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
 
@@ -178,6 +178,8 @@ def failure_lines(failure: Failure) -> list[str]:
         return counterexample_text(failure.violations, failure.steps)
     if isinstance(failure, FlakyTarget):
         return [f"the target is flaky: {failure}", "(the same steps behaved differently when replayed)"]
+    if isinstance(failure, MissingClass):
+        return [f"a class is missing: {failure}"]
     what = "hung or crashed" if isinstance(failure, TargetBroke) else "left work behind"
     lines = [f"the target {what}: {failure}"]
     lines.append(f"steps ({len(failure.steps)}):")
@@ -236,7 +238,8 @@ def _failure_json(failure: Failure) -> dict[str, Any]:
             "broken": [v.guarantee.name for v in failure.violations],
             "steps": steps_json(failure.steps),
         }
-    kind = {TargetBroke: "target-failure", FlakyTarget: "flaky"}.get(type(failure), "leftovers")
+    kinds = {TargetBroke: "target-failure", FlakyTarget: "flaky", MissingClass: "missing-class"}
+    kind = kinds.get(type(failure), "leftovers")
     return {"guarantee": None, "kind": kind, "message": str(failure), "steps": steps_json(failure.steps)}
 
 

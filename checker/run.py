@@ -37,7 +37,14 @@ class FlakyTarget(Exception):
     steps: tuple[()] = ()
 
 
-Failure = Counterexample | TargetBroke | TargetLeftovers | FlakyTarget
+class MissingClass(Exception):
+    """The target lacks a server class its profile says the module provides (it was checked
+    composed from its parts all the same)."""
+
+    steps: tuple[str, ...] = ()
+
+
+Failure = Counterexample | TargetBroke | TargetLeftovers | FlakyTarget | MissingClass
 
 
 @attrs.frozen
@@ -119,6 +126,7 @@ def check_kind(
         driver.stop()
     failures = _with_unraised(failures, config)
     failures = tuple(_minimal(machine, f) for f in failures)
+    failures += _missing_class(profile, kind, transport, server_class)
     return KindResult(
         kind=kind,
         transport=transport,
@@ -132,6 +140,18 @@ def check_kind(
         misuse=misuse,
         contradicted=config.contradicted,
     )
+
+
+def _missing_class(
+    profile: Profile, kind: Kind, transport: Transport, server_class: str
+) -> tuple[Failure, ...]:
+    unix = transport in (Transport.UNIX, Transport.UNIX_DATAGRAM)
+    if not (
+        profile.forking_unix_classes and kind is Kind.FORK and unix and server_class.endswith("(composed)")
+    ):
+        return ()
+    name = server_class.removesuffix(" (composed)")
+    return (MissingClass(f"the module has no {name}, which {profile.name} provides (gh-103673, 3.12)"),)
 
 
 def _with_unraised(failures: tuple[Failure, ...], config: RunConfig) -> tuple[Failure, ...]:
@@ -151,7 +171,7 @@ def _what(failure: Failure) -> str:
 def _minimal(machine: type[RefinementMachine], failure: Failure) -> Failure:
     """Hypothesis's result, unless a replay of its draws finds a smaller one (it gave up
     on a flaky run, or a race cut its shrinking short)."""
-    if isinstance(failure, FlakyTarget):
+    if isinstance(failure, FlakyTarget | MissingClass):
         return failure
     try:
         return minimize(machine, failure)

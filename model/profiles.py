@@ -19,6 +19,11 @@ class ThreadClose(enum.Enum):
     # What the documentation says ("server_close() waits until all non-daemonic threads
     # complete, except if block_on_close is false").
     AT_CLOSE = "block_on_close read at close"
+    # 3.6.6+, 3.7, 3.8.0-3.8.8, 3.9.0-3.9.2 (bpo-33540 and its follow-up): a non-daemon
+    # thread is appended to `_threads` if block_on_close is true at its spawn, and the list is
+    # never pruned (bpo-37193: finished threads stay referenced); server_close() joins the
+    # list if block_on_close is true at close, and only then drops it.
+    AT_SPAWN_AND_CLOSE = "block_on_close read at spawn and at close, list never pruned"
     # 3.8.9+, 3.9.3+, 3.10-3.13 (bpo-37193's rewrite): the first spawn that sees
     # block_on_close true creates a per-instance `_threads` list; from then on every
     # non-daemon thread is appended whatever block_on_close says, and server_close() joins
@@ -40,6 +45,14 @@ class Profile:
     summary: str
     thread_close: ThreadClose
     fork_close: ForkClose
+    # The mix-ins read the public block_on_close (3.7+). 3.6.6+ reads a private
+    # `_block_on_close`, False, so there setting block_on_close changes nothing and
+    # server_close() waits for no thread and no child (bpo-31151 and bpo-31233 were fixed in
+    # 3.7 only; 3.6 got the code behind the private switch, off).
+    public_block_on_close: bool
+    # The module provides ForkingUnixStreamServer and ForkingUnixDatagramServer (gh-103673,
+    # 3.12); before, a user composes them from ForkingMixIn and the Unix server.
+    forking_unix_classes: bool
     # CPython's child keeps its copy of the listening socket (since 2011), so a closed
     # forking server still completes TCP handshakes while a child lives (reference §2.13).
     child_keeps_listener: bool
@@ -61,6 +74,8 @@ DOCUMENTED = Profile(
     summary="The contract as the socketserver documentation states it; impl/ refines it.",
     thread_close=ThreadClose.AT_CLOSE,
     fork_close=ForkClose.AT_CLOSE,
+    public_block_on_close=True,
+    forking_unix_classes=True,
     child_keeps_listener=False,
     exact_reaping=False,
     cap_blocks_close=False,
@@ -69,20 +84,58 @@ DOCUMENTED = Profile(
 
 CPYTHON_3_8 = Profile(
     name="cpython-3.8",
-    summary="CPython 3.8.9+, 3.9.3+, 3.10 to 3.13, as built (3.12's forking Unix servers too).",
+    summary="CPython 3.8.9+, 3.9.3+, 3.10 and 3.11, as built.",
     thread_close=ThreadClose.LATCHED_AT_SPAWN,
     fork_close=ForkClose.AT_CLOSE,
+    public_block_on_close=True,
+    forking_unix_classes=False,
     child_keeps_listener=True,
     exact_reaping=True,
     cap_blocks_close=True,
     unstarted_thread_tracked=True,
 )
 
-PROFILES: dict[str, Profile] = {p.name: p for p in (DOCUMENTED, CPYTHON_3_8)}
+CPYTHON_3_12 = attrs.evolve(
+    CPYTHON_3_8,
+    name="cpython-3.12",
+    summary="CPython 3.12 and 3.13, as built: cpython-3.8 with the forking Unix servers public.",
+    forking_unix_classes=True,
+)
+
+CPYTHON_3_7 = attrs.evolve(
+    CPYTHON_3_8,
+    name="cpython-3.7",
+    summary="CPython 3.7, 3.8.0 to 3.8.8, 3.9.0 to 3.9.2, as built: finished threads retained.",
+    thread_close=ThreadClose.AT_SPAWN_AND_CLOSE,
+)
+
+CPYTHON_3_6 = attrs.evolve(
+    CPYTHON_3_7,
+    name="cpython-3.6",
+    summary="CPython 3.6.6 and later 3.6, as built: server_close() waits for nothing.",
+    public_block_on_close=False,
+)
+
+PROFILES: dict[str, Profile] = {
+    p.name: p for p in (DOCUMENTED, CPYTHON_3_6, CPYTHON_3_7, CPYTHON_3_8, CPYTHON_3_12)
+}
+
+# The first version of each line a profile models, newest first. Before 3.6.6 the 3.6 line
+# has no _block_on_close and ForkingMixIn no server_close(); 3.14 is not modelled yet (its
+# source was not inspected: reference notes, section 6).
+_LINES: tuple[tuple[tuple[int, int, int], tuple[int, int, int], Profile], ...] = (
+    ((3, 12, 0), (3, 14, 0), CPYTHON_3_12),
+    ((3, 9, 3), (3, 12, 0), CPYTHON_3_8),
+    ((3, 9, 0), (3, 9, 3), CPYTHON_3_7),
+    ((3, 8, 9), (3, 9, 0), CPYTHON_3_8),
+    ((3, 7, 0), (3, 8, 9), CPYTHON_3_7),
+    ((3, 6, 6), (3, 7, 0), CPYTHON_3_6),
+)
 
 
 def profile_for_version(version: tuple[int, int, int]) -> Profile | None:
     """The as-built profile of a CPython version, or None where none is modelled yet."""
-    if (3, 8, 9) <= version < (3, 9) or (3, 9, 3) <= version < (3, 14):
-        return CPYTHON_3_8
+    for first, beyond, profile in _LINES:
+        if first <= version < beyond:
+            return profile
     return None

@@ -147,9 +147,10 @@ class Server:
     # handle_request() waits in select() for a connection: no timeout in effect passes.
     listening: bool = False
     loop: bool = False  # serve_forever() is running (on a thread of its own)
-    # ForkingMixIn: whether the close in progress reaps blocking (block_on_close, read as it
-    # started; setting the attribute during the close changes nothing for that close).
-    reaping_blocking: bool = False
+    # block_on_close as the close in progress read it as it started (setting the attribute
+    # during the close changes nothing for that close). ForkingMixIn: it reaps blocking;
+    # ThreadingMixIn 3.6/3.7: it joins its list, and drops it.
+    close_blocks: bool = False
     closes: int = 0  # completed server_close() calls
     # The close in progress (or the last one) raises as it ends: as built, joining a thread
     # that never started (see Profile.unstarted_thread_tracked).

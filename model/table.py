@@ -175,7 +175,8 @@ def _accept(profile: Profile, state: State, wid: int) -> State:
     waiting = state.worker(wid)
     if waiting.rejected:  # verify_request() -> False -> shutdown_request(): no worker
         return state.with_worker(attrs.evolve(waiting, queued=False))
-    state = _let_go_of_finished_threads(state)  # spawning prunes the finished ones
+    if profile.thread_close is not ThreadClose.AT_SPAWN_AND_CLOSE:
+        state = _let_go_of_finished_threads(state)  # spawning prunes the finished ones
     server = state.server
     daemon = server.kind is Kind.THREAD and server.daemon_threads  # t.daemon = daemon_threads
     threads_list = server.threads_list
@@ -183,6 +184,8 @@ def _accept(profile: Profile, state: State, wid: int) -> State:
     if server.kind is Kind.THREAD and profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
         threads_list = threads_list or server.block_on_close  # vars(self).setdefault(...)
         tracked = threads_list and not daemon  # _Threads.append skips daemon threads
+    if server.kind is Kind.THREAD and profile.thread_close is ThreadClose.AT_SPAWN_AND_CLOSE:
+        tracked = not daemon and reads_block_on_close(profile, server)  # then _threads.append(t)
     worker = Worker(wid=wid, kind=server.kind, daemon=daemon, tracked=tracked, hung_up=waiting.hung_up)
     if waiting.failed:  # t.start() / os.fork() raised: handle_error, shutdown_request, no worker
         ghost = server.kind is Kind.THREAD and profile.unstarted_thread_tracked
@@ -228,7 +231,7 @@ def _child_exited(state: State, worker: Worker) -> State:
         if state.server.shutdown_request:  # the WNOHANG pass ends service_actions(); the loop stops
             return _reap_exited(attrs.evolve(state, server=_loop_stopped(state.server)))
         return state  # service_actions() goes on reaping in its time: MAYBE
-    if capped is Capped.CLOSE and state.server.reaping_blocking:
+    if capped is Capped.CLOSE and state.server.close_blocks:
         return state  # the blocking pass follows; `settle` reaps all as close returns
     # handle_timeout(), or a non-blocking close: the WNOHANG pass, then the call returns
     return _reap_exited(state)
@@ -245,6 +248,8 @@ def _server_may_hold(profile: Profile, worker: Worker) -> bool:
     """Whether the server may still reference this thread once it has finished."""
     if profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:
         return worker.tracked  # in the _threads list until the next append or close
+    if profile.thread_close is ThreadClose.AT_SPAWN_AND_CLOSE:
+        return worker.tracked  # in the _threads list until a close that joins drops it
     return not worker.daemon  # documented: the non-daemon threads close may have to join
 
 
@@ -297,26 +302,28 @@ def set_attr(profile: Profile, state: State, event: Event) -> State:
 
 def begin_close(profile: Profile, state: State, event: Event) -> State:
     """server_close(): the listening socket is closed, then the mix-in waits (or not)."""
-    if profile.thread_close is not ThreadClose.LATCHED_AT_SPAWN:
-        # CPython's _Threads.join() pops the list and holds it while it joins, so there the
+    if profile.thread_close is ThreadClose.AT_CLOSE:
+        # As built, the list being joined is held until the join loop ends, so there the
         # finished threads are let go only when close returns (in `settle`).
         state = _let_go_of_finished_threads(state)
     assert isinstance(event, Close)
     closer = event.by_handler
+    blocking = reads_block_on_close(profile, state.server)
     awaited = awaited_at_close(profile, state) - {closer}  # never its own thread
-    # _Threads.join() joins in spawn order and raises at a thread that never started, or at
-    # the calling one: the threads after it are popped from the list and never joined.
+    # As built, the join loop goes in spawn order and raises at a thread that never
+    # started, or at the calling one: the threads after it are dropped and never joined.
     stoppers = [w.wid for w in state.workers if w.tracked and (w.failed or w.wid == closer)]
+    if profile.thread_close is ThreadClose.AT_SPAWN_AND_CLOSE and not blocking:
+        stoppers = []  # `if self.block_on_close:` guards the whole join
     if stoppers:
         awaited = frozenset(wid for wid in awaited if wid < stoppers[0])
-    blocking = _close_reaps_blocking(state.server)
     capped = Capped.CLOSE if profile.cap_blocks_close and state.at_cap else None
     workers = tuple(_reap_at_close_start(w, blocking and not capped, bool(awaited)) for w in state.workers)
     server = attrs.evolve(
         state.server,
         phase=Phase.CLOSING,
         awaited=awaited,
-        reaping_blocking=blocking,
+        close_blocks=blocking,
         capped=capped,
         close_raises=bool(stoppers),
         closer=closer,
@@ -384,20 +391,22 @@ def server_sockets(state: State) -> int:
 def awaited_at_close(profile: Profile, state: State) -> frozenset[int]:
     """The workers server_close() waits for, decided as it starts."""
     server = state.server
+    blocks = reads_block_on_close(profile, server)
     if server.kind is Kind.FORK:
         assert profile.fork_close is ForkClose.AT_CLOSE
         # collect_children(blocking=self.block_on_close) over every unreaped child
-        return frozenset(w.wid for w in state.held) if server.block_on_close else frozenset()
+        return frozenset(w.wid for w in state.held) if blocks else frozenset()
     if profile.thread_close is ThreadClose.AT_CLOSE:
-        if not server.block_on_close:
-            return frozenset()
-        return frozenset(w.wid for w in state.held if not w.daemon)
+        return frozenset(w.wid for w in state.held if not w.daemon) if blocks else frozenset()
+    if profile.thread_close is ThreadClose.AT_SPAWN_AND_CLOSE:  # if self.block_on_close: join
+        return frozenset(w.wid for w in state.held if w.tracked) if blocks else frozenset()
     assert profile.thread_close is ThreadClose.LATCHED_AT_SPAWN
     return frozenset(w.wid for w in state.held if w.tracked)  # self._threads.join()
 
 
-def _close_reaps_blocking(server: Server) -> bool:
-    return server.kind is Kind.FORK and server.block_on_close
+def reads_block_on_close(profile: Profile, server: Server) -> bool:
+    """block_on_close as the mix-in reads it: 3.6 reads its private _block_on_close, False."""
+    return server.block_on_close and profile.public_block_on_close
 
 
 def _reap_at_close_start(worker: Worker, blocking: bool, waits: bool) -> Worker:
@@ -424,18 +433,19 @@ def settle(profile: Profile, state: State) -> State:
     if any(state.worker(wid).held for wid in server.awaited):
         return state
     workers = state.workers
-    if server.reaping_blocking:  # every child was waited for: all reaped now
+    if server.close_blocks:  # every child was waited for: all reaped now
         workers = tuple(attrs.evolve(w, reaped=Reaped.YES) if w.exited_child else w for w in workers)
-    # Every profile lets go of the finished threads when close returns (CPython 3.8.9+:
-    # the popped list dies with the join loop; impl prunes the ended threads again).
-    workers = tuple(attrs.evolve(w, may_be_retained=False) for w in workers)
-    if profile.thread_close is ThreadClose.LATCHED_AT_SPAWN:  # _threads.pop_all(), all joined
-        workers = tuple(attrs.evolve(w, tracked=False) for w in workers)
+    # The finished threads are let go when close returns (CPython 3.8.9+: the popped list
+    # dies with the join loop; 3.7: `_threads = None`, unless block_on_close was false at
+    # close; impl prunes the ended threads again).
+    kept = profile.thread_close is ThreadClose.AT_SPAWN_AND_CLOSE and not server.close_blocks
+    if not kept:  # the list, where there is one, is gone: nothing tracked, nothing retained
+        workers = tuple(attrs.evolve(w, may_be_retained=False, tracked=False) for w in workers)
     closed = attrs.evolve(
         server,
         phase=Phase.CLOSED,
         awaited=frozenset(),
-        reaping_blocking=False,
+        close_blocks=False,
         closes=server.closes + 1,
         closer=None,  # the calling handler is back in handle(), held as before
     )

@@ -142,7 +142,7 @@ def test_Close_neither_awaits_nor_reaps_a_rejected_request(profile: Profile, kin
     s = step(profile, s, Close())
     tracked = kind is T and latches(profile)
     assert s == State(
-        Server(kind, CLOSING, threads_list=tracked, awaited=frozenset({1}), reaping_blocking=kind is F),
+        Server(kind, CLOSING, threads_list=tracked, awaited=frozenset({1}), close_blocks=True),
         (rejected(0, kind), Worker(1, kind, tracked=tracked)),
     )
     s = step(profile, s, Release(1))
@@ -291,7 +291,7 @@ def test_thread_close_lets_go_of_finished_threads(profile: Profile) -> None:
     # documented lets go as the close starts; cpython-3.8's _Threads.join() holds the list it
     # popped (finished w0 included) until it has joined every thread in it
     assert s == State(
-        Server(T, CLOSING, threads_list=latched, awaited=frozenset({1})),
+        Server(T, CLOSING, threads_list=latched, awaited=frozenset({1}), close_blocks=True),
         (
             Worker(0, T, tracked=latched, held=False, outcome=RETURN, may_be_retained=latched),
             Worker(1, T, tracked=latched),
@@ -396,11 +396,13 @@ def test_thread_close_with_block_on_close_false_at_every_spawn_then_true(profile
         # no spawn saw block_on_close true: there is no _threads list, nothing to join
         assert s == State(Server(T, CLOSED, closes=1), (Worker(0, T), Worker(1, T)))
         return
-    assert s == State(Server(T, CLOSING, awaited=frozenset({0, 1})), (Worker(0, T), Worker(1, T)))
+    assert s == State(
+        Server(T, CLOSING, awaited=frozenset({0, 1}), close_blocks=True), (Worker(0, T), Worker(1, T))
+    )
     s = step(profile, s, Release(0))
     # documented: a finished non-daemon thread may still be referenced
     assert s == State(
-        Server(T, CLOSING, awaited=frozenset({0, 1})),
+        Server(T, CLOSING, awaited=frozenset({0, 1}), close_blocks=True),
         (Worker(0, T, held=False, outcome=RETURN, may_be_retained=True), Worker(1, T)),
     )
     s = step(profile, s, Release(1))
@@ -424,7 +426,9 @@ def test_thread_second_close_reads_the_attributes_again(profile: Profile) -> Non
     if latches(profile):  # still no _threads list
         assert s == State(Server(T, CLOSED, closes=2), (Worker(0, T),))
     else:
-        assert s == State(Server(T, CLOSING, awaited=frozenset({0}), closes=1), (Worker(0, T),))
+        assert s == State(
+            Server(T, CLOSING, awaited=frozenset({0}), close_blocks=True, closes=1), (Worker(0, T),)
+        )
         s = step(profile, s, Release(0))
         assert s == State(Server(T, CLOSED, closes=2), (Worker(0, T, held=False, outcome=RETURN),))
 
@@ -454,7 +458,9 @@ def test_thread_close_waits_for_the_non_daemon_threads_only(profile: Profile) ->
     s = step(profile, s, Connect())
     s = step(profile, s, Close())
     daemon0, daemon2 = Worker(0, T, daemon=True), Worker(2, T, daemon=True)
-    waiting = Server(T, CLOSING, daemon_threads=True, threads_list=latched, awaited=frozenset({1}))
+    waiting = Server(
+        T, CLOSING, daemon_threads=True, threads_list=latched, awaited=frozenset({1}), close_blocks=True
+    )
     assert s == State(waiting, (daemon0, Worker(1, T, tracked=latched), daemon2))
     # releasing a daemon thread does not end the close: it was never awaited, and no profile
     # keeps a reference to a finished daemon thread
@@ -482,7 +488,16 @@ def test_thread_close_from_a_handler_never_waits_for_its_own_thread(profile: Pro
     awaited = frozenset({0}) if latched else frozenset({0, 2})
     held = tuple(Worker(w, T, tracked=latched) for w in range(3))
     assert s == State(
-        Server(T, CLOSING, threads_list=latched, awaited=awaited, close_raises=latched, closer=1), held
+        Server(
+            T,
+            CLOSING,
+            threads_list=latched,
+            awaited=awaited,
+            close_blocks=True,
+            close_raises=latched,
+            closer=1,
+        ),
+        held,
     )
     assert not allowed(s, Release(1))  # its handler is inside server_close()
     s = step(profile, s, Release(0))
@@ -528,7 +543,7 @@ def test_fork_blocking_close_waits_for_every_held_child(profile: Profile) -> Non
     s = step(profile, State.initial(F), Connect())
     s = step(profile, s, Connect())
     s = step(profile, s, Close())
-    waiting = Server(F, CLOSING, reaping_blocking=True, awaited=frozenset({0, 1}))
+    waiting = Server(F, CLOSING, close_blocks=True, awaited=frozenset({0, 1}))
     assert s == State(waiting, (Worker(0, F), Worker(1, F)))
     s = step(profile, s, Release(0))
     # the close is waiting for w1 and reaps w0 in an order of its own
@@ -579,7 +594,7 @@ def test_fork_blocking_close_reaps_a_finished_child_maybe_then_yes(profile: Prof
     s = step(profile, s, Connect())
     s = step(profile, s, Close())
     assert s == State(
-        Server(F, CLOSING, reaping_blocking=True, awaited=frozenset({1})),
+        Server(F, CLOSING, close_blocks=True, awaited=frozenset({1})),
         (Worker(0, F, held=False, outcome=RAISE, reaped=Reaped.MAYBE), Worker(1, F)),
     )
     s = step(profile, s, Release(1))
@@ -611,7 +626,7 @@ def test_fork_second_close_reads_block_on_close_again(profile: Profile) -> None:
     s = step(profile, s, SetAttr("block_on_close", True))
     s = step(profile, s, Close())
     assert s == State(
-        Server(F, CLOSING, reaping_blocking=True, awaited=frozenset({0}), closes=1), (Worker(0, F),)
+        Server(F, CLOSING, close_blocks=True, awaited=frozenset({0}), closes=1), (Worker(0, F),)
     )
     s = step(profile, s, Release(0))
     assert s == State(
@@ -686,7 +701,7 @@ def test_settle_leaves_open_and_closed_states_alone(profile: Profile, kind: Kind
 @each_profile
 def test_settle_closes_a_closing_state_with_nothing_left_to_wait_for(profile: Profile) -> None:
     finished = Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.MAYBE)
-    s = State(Server(F, CLOSING, reaping_blocking=True, awaited=frozenset({0})), (finished,))
+    s = State(Server(F, CLOSING, close_blocks=True, awaited=frozenset({0})), (finished,))
     assert settle(profile, s) == State(
         Server(F, CLOSED, closes=1), (Worker(0, F, held=False, outcome=RETURN, reaped=Reaped.YES),)
     )
@@ -874,7 +889,7 @@ def test_cap_blocking_Close_at_the_cap_reaps_the_exited_children_before_it_waits
     s = step(profile, s, Close())
     # cpython-3.8's cap loop reaps w0 at once; documented's blocking pass reaps it in its own order
     as_built = profile.cap_blocks_close
-    closing = Server(F, CLOSING, max_children=2, reaping_blocking=True, awaited=frozenset({1, 2}))
+    closing = Server(F, CLOSING, max_children=2, close_blocks=True, awaited=frozenset({1, 2}))
     w0 = exited(0, Reaped.YES if as_built else Reaped.MAYBE)
     assert s == State(
         attrs.evolve(closing, capped=Capped.CLOSE if as_built else None), (w0, Worker(1, F), Worker(2, F))

@@ -140,7 +140,7 @@ def test_module_without_the_servers_exits_2(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "words"),
     [
-        (["check", "--target", "pypy9"], "expected impl or stdlib"),
+        (["check", "--target", "pypy9"], "expected impl, stdlib, a name such as python3.7, or a path"),
         (["check", "--kind", "process"], "invalid choice"),
         (["check", "--profile", "cpython-1.0"], "unknown"),
         (["check", "--examples", "0"], "positive whole number"),
