@@ -9,9 +9,9 @@ import sys
 from typing import Any, NoReturn
 
 from checker.driver import CannotRun, Driver, TargetInfo
-from checker.machine import Counterexample, RunConfig, TargetBroke
-from checker.report import counterexample_text, steps_json, steps_text
-from checker.run import Failure, FlakyTarget, KindResult, MissingClass, check_kind
+from checker.machine import Counterexample, RunConfig
+from checker.results import failure_lines, result_json
+from checker.run import KindResult, check_kind
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
 
@@ -173,20 +173,6 @@ def _print_result(result: KindResult) -> None:
         )
 
 
-def failure_lines(failure: Failure) -> list[str]:
-    if isinstance(failure, Counterexample):
-        return counterexample_text(failure.violations, failure.steps)
-    if isinstance(failure, FlakyTarget):
-        return [f"the target is flaky: {failure}", "(the same steps behaved differently when replayed)"]
-    if isinstance(failure, MissingClass):
-        return [f"a class is missing: {failure}"]
-    what = "hung or crashed" if isinstance(failure, TargetBroke) else "left work behind"
-    lines = [f"the target {what}: {failure}"]
-    lines.append(f"steps ({len(failure.steps)}):")
-    lines.extend("  " + s for s in steps_text(failure.steps))
-    return lines
-
-
 def _write_json(path: str, target: Target, info: TargetInfo, results: list[KindResult]) -> None:
     data = {
         "target": target.label,
@@ -196,51 +182,12 @@ def _write_json(path: str, target: Target, info: TargetInfo, results: list[KindR
             "executable": info.executable,
         },
         "module": info.file,
-        "results": [_result_json(r) for r in results],
+        "results": [result_json(r) for r in results],
         "refines": all(r.passed for r in results),
     }
     with open(path, "w") as out:
         json.dump(data, out, indent=2)
         out.write("\n")
-
-
-def _result_json(result: KindResult) -> dict[str, Any]:
-    return {
-        "kind": result.kind.value,
-        "transport": result.transport.value,
-        "server_class": result.server_class,
-        "profile": result.profile.name,
-        "misuse": result.misuse,
-        "passed": result.passed,
-        "examples": result.examples,
-        "steps": result.steps,
-        "seconds": round(result.seconds, 3),
-        "failures": [_failure_json(f) for f in result.failures],
-        "repeats_contradicted": result.contradicted,
-        "diverges_from_documented": (
-            None
-            if result.divergence is None
-            else {
-                "guarantee": result.divergence.violations[0].guarantee.name,
-                "steps": steps_json(result.divergence.steps),
-            }
-        ),
-    }
-
-
-def _failure_json(failure: Failure) -> dict[str, Any]:
-    if isinstance(failure, Counterexample):
-        return {
-            "guarantee": failure.guarantee.name,
-            "statement": failure.guarantee.statement,
-            "issue": failure.guarantee.issue,
-            "details": [d for v in failure.violations for d in v.details],
-            "broken": [v.guarantee.name for v in failure.violations],
-            "steps": steps_json(failure.steps),
-        }
-    kinds = {TargetBroke: "target-failure", FlakyTarget: "flaky", MissingClass: "missing-class"}
-    kind = kinds.get(type(failure), "leftovers")
-    return {"guarantee": None, "kind": kind, "message": str(failure), "steps": steps_json(failure.steps)}
 
 
 if __name__ == "__main__":

@@ -86,10 +86,17 @@ def check_kind(
     seed: int | None,
     misuse: bool = False,
     on_example: Callable[[RunConfig], None] | None = None,
+    muted: frozenset[str] = frozenset(),
 ) -> KindResult:
     server_class = preflight(driver, kind, transport)
     config = RunConfig(
-        driver=driver, profile=profile, kind=kind, transport=transport, misuse=misuse, on_example=on_example
+        driver=driver,
+        profile=profile,
+        kind=kind,
+        transport=transport,
+        misuse=misuse,
+        on_example=on_example,
+        muted=muted,
     )
     machine = machine_for(config)
     if seed is not None:

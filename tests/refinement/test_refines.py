@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from checker.cli import failure_lines
 from checker.driver import Driver
 from checker.machine import Action, Counterexample, RefinementMachine, RunConfig, machine_for
+from checker.results import failure_lines
 from checker.run import KindResult, check_kind
 from checker.targets import resolve
 from model import (

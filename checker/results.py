@@ -1,0 +1,62 @@
+"""A check's results in words and as JSON: shared by `sockcheck check` and `sockcheck matrix`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from checker.machine import Counterexample, TargetBroke
+from checker.report import counterexample_text, steps_json, steps_text
+from checker.run import Failure, FlakyTarget, KindResult, MissingClass
+
+
+def failure_lines(failure: Failure) -> list[str]:
+    if isinstance(failure, Counterexample):
+        return counterexample_text(failure.violations, failure.steps)
+    if isinstance(failure, FlakyTarget):
+        return [f"the target is flaky: {failure}", "(the same steps behaved differently when replayed)"]
+    if isinstance(failure, MissingClass):
+        return [f"a class is missing: {failure}"]
+    what = "hung or crashed" if isinstance(failure, TargetBroke) else "left work behind"
+    lines = [f"the target {what}: {failure}"]
+    lines.append(f"steps ({len(failure.steps)}):")
+    lines.extend("  " + s for s in steps_text(failure.steps))
+    return lines
+
+
+def result_json(result: KindResult) -> dict[str, Any]:
+    return {
+        "kind": result.kind.value,
+        "transport": result.transport.value,
+        "server_class": result.server_class,
+        "profile": result.profile.name,
+        "misuse": result.misuse,
+        "passed": result.passed,
+        "examples": result.examples,
+        "steps": result.steps,
+        "seconds": round(result.seconds, 3),
+        "failures": [failure_json(f) for f in result.failures],
+        "repeats_contradicted": result.contradicted,
+        "diverges_from_documented": (
+            None
+            if result.divergence is None
+            else {
+                "guarantee": result.divergence.violations[0].guarantee.name,
+                "steps": steps_json(result.divergence.steps),
+            }
+        ),
+    }
+
+
+def failure_json(failure: Failure) -> dict[str, Any]:
+    if isinstance(failure, Counterexample):
+        return {
+            "guarantee": failure.guarantee.name,
+            "statement": failure.guarantee.statement,
+            "issue": failure.guarantee.issue,
+            "details": [d for v in failure.violations for d in v.details],
+            "broken": [v.guarantee.name for v in failure.violations],
+            "steps": steps_json(failure.steps),
+        }
+    kinds = {TargetBroke: "target-failure", FlakyTarget: "flaky", MissingClass: "missing-class"}
+    kind = kinds.get(type(failure), "leftovers")
+    return {"guarantee": None, "kind": kind, "message": str(failure), "steps": steps_json(failure.steps)}
