@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any, NoReturn
 
+from checker import matrix as matrix_run
+from checker import matrix_report
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
 from checker.results import failure_lines, result_json
@@ -48,6 +50,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="also call shutdown() with no loop running and server_close() under a running loop",
     )
     check.add_argument("--json", metavar="FILE")
+    matrix = commands.add_parser(
+        "matrix", help="every interpreter x kind x transport, against its profile and documented"
+    )
+    matrix.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="an interpreter (repeatable; default: all found)",
+    )
+    matrix.add_argument(
+        "--out", metavar="FILE", help="FILE.md, FILE.html or FILE.json (default: Markdown on stdout)"
+    )
+    matrix.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
+    matrix.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="all")
+    matrix.add_argument("--examples", type=_positive, default=matrix_run.DEFAULT_EXAMPLES)
+    matrix.add_argument("--seed", type=int, default=0)
+    matrix.add_argument("--jobs", type=_positive, default=matrix_run.default_jobs(), help="cells run at once")
     return parser
 
 
@@ -64,7 +84,7 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return cmd_check(args)
+        return cmd_matrix(args) if args.command == "matrix" else cmd_check(args)
     except (UsageError, BadTarget, CannotRun) as exc:
         print(f"sockcheck: {exc}", file=sys.stderr)
         return 2
@@ -98,10 +118,54 @@ def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
     return profile
 
 
+def _kinds(choice: str) -> list[Kind]:
+    return [Kind.THREAD, Kind.FORK] if choice == "both" else [Kind(choice)]
+
+
+def _transports(choice: str) -> list[Transport]:
+    return list(Transport) if choice == "all" else [Transport(choice)]
+
+
+def cmd_matrix(args: argparse.Namespace) -> int:
+    if args.out and not args.out.endswith((".md", ".html", ".json")):
+        raise UsageError(f"--out {args.out}: expected a .md, .html or .json file")
+    plan = matrix_run.Plan(
+        columns=matrix_run.columns(args.python),
+        kinds=tuple(_kinds(args.kind)),
+        transports=tuple(_transports(args.transport)),
+        examples=args.examples,
+        seed=args.seed,
+        deadline=_deadline(),
+    )
+    for column in plan.columns:
+        if column.skipped:
+            print(f"sockcheck matrix: skipping {column.name}: {column.skipped}", file=sys.stderr)
+    if not plan.cells():
+        raise UsageError(
+            "no interpreter to check: none found on PATH or in a pyenv root, or none of --python runs"
+        )
+    print(
+        f"sockcheck matrix: {len(plan.cells())} cells over {len(plan.columns)} interpreters, "
+        f"{args.jobs} at a time",
+        file=sys.stderr,
+    )
+    data = matrix_run.run(plan, args.jobs, lambda line: print(line, file=sys.stderr, flush=True))
+    if args.out:
+        matrix_report.write(data, args.out)
+        print(f"sockcheck matrix: wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(matrix_report.to_markdown(data))
+    cells = data["cells"]
+    if all(c["error"] for c in cells):
+        raise CannotRun(f"no cell could run: {cells[0]['error']}")
+    own_ok = all(c["own"] is None or c["own"]["passed"] for c in cells if not c["error"])
+    return 0 if own_ok else 1
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     target = resolve(args.target, args.module, args.python)
-    kinds = [Kind.THREAD, Kind.FORK] if args.kind == "both" else [Kind(args.kind)]
-    transports = list(Transport) if args.transport == "all" else [Transport(args.transport)]
+    kinds = _kinds(args.kind)
+    transports = _transports(args.transport)
     driver = Driver(target, _deadline())
     try:
         info = driver.load()

@@ -81,7 +81,12 @@ class Driver:
         except OSError as exc:
             self.quit()  # its stderr file and temporary folder
             raise CannotRun(f"cannot start {self.target.python}: {exc.strerror}") from None
-        result = self._ask({"op": "load", **self.target.load_args()})
+        try:
+            result = self._ask({"op": "load", **self.target.load_args()})
+        except TargetFailure as exc:  # the agent itself cannot run there: not a finding
+            self.quit(graceful=False)
+            last = str(exc).strip().splitlines()[-1]
+            raise CannotRun(f"the agent cannot run in {self.target.python}: {last}") from None
         self.info = TargetInfo(
             version=tuple(result["version"]),  # type: ignore[arg-type]
             implementation=result["implementation"],
