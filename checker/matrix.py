@@ -200,10 +200,16 @@ def cell_verdict(cell: dict[str, Any]) -> str:
     if cell["error"]:
         return f"could not run: {cell['error']}"
     own = cell["own"]
-    mine = "no profile" if own is None else f"{own['profile']} {'ok' if own['passed'] else 'FAIL'}"
-    documented = cell["documented"]
-    broken = ", ".join(documented["broken"]) or ("ok" if documented["passed"] else "FAIL")
-    return f"{mine}; documented: {broken}"
+    if own is None:
+        mine = "no profile"
+    else:
+        mine = f"{own['profile']} " + ("ok" if own["passed"] else f"FAIL ({', '.join(_what_failed(own))})")
+    return f"{mine}; documented: {', '.join(_what_failed(cell['documented'])) or 'ok'}"
+
+
+def _what_failed(side: dict[str, Any]) -> list[str]:
+    """The guarantees a side broke, and the kinds of its other failures (a missing class...)."""
+    return [*side["broken"], *sorted({f["kind"] for f in side["failures"] if not f["guarantee"]})]
 
 
 def _column_json(index: int, column: Column) -> dict[str, Any]:
