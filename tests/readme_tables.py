@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from model import GUARANTEES
+from model import GUARANTEES, PROFILES
 from tests.regression.mutants import VARIANTS
 
 README = Path(__file__).resolve().parent.parent / "README.md"
@@ -18,6 +18,11 @@ README = Path(__file__).resolve().parent.parent / "README.md"
 def guarantees_table() -> str:
     rows = [f"| `{g.name}` | {g.statement} | {g.issue or '—'} |" for g in GUARANTEES]
     return "\n".join(["| guarantee | statement | CPython issue |", "|---|---|---|", *rows])
+
+
+def profiles_table() -> str:
+    rows = [f"| `{p.name}` | {p.summary} |" for p in PROFILES.values()]
+    return "\n".join(["| profile | what it is |", "|---|---|", *rows])
 
 
 def variants_table() -> str:
@@ -34,6 +39,7 @@ def rewrite(text: str) -> str:
     text = re.sub(
         r"\| guarantee \| statement.*?\n\n", lambda _: guarantees_table() + "\n\n", text, flags=re.S
     )
+    text = re.sub(r"\| profile \| what it is.*?\n\n", lambda _: profiles_table() + "\n\n", text, flags=re.S)
     return re.sub(r"\| variant \| the bug.*?\n\n", lambda _: variants_table() + "\n\n", text, flags=re.S)
 
 
