@@ -169,8 +169,8 @@ def to_markdown(data: dict[str, Any]) -> str:
         "# sockcheck matrix",
         "",
         f"Started {data['started']}; {data['examples']} examples per check, seed {data['seed']}; "
-        f"against `documented` up to {data['rounds']} rounds, "
-        "each muting the guarantees found broken before it.",
+        f"against `documented` up to {data['rounds']} rounds, each with its own seed and muting the "
+        f"guarantees found broken before it, until {data.get('quiet_rounds', 1)} in a row find nothing new.",
         "",
         "## Interpreters",
         "",
@@ -233,8 +233,9 @@ def to_html(data: dict[str, Any]) -> str:
         f"<style>{_STYLE}</style></head><body>",
         "<h1>sockcheck matrix</h1>",
         f"<p>Started {html.escape(data['started'])}; {data['examples']} examples per check, seed "
-        f"{data['seed']}; against <code>documented</code> up to {data['rounds']} rounds, each muting the "
-        "guarantees found broken before it.</p>",
+        f"{data['seed']}; against <code>documented</code> up to {data['rounds']} rounds, each with its own "
+        "seed and muting the guarantees found broken before it, until "
+        f"{data.get('quiet_rounds', 1)} in a row find nothing new.</p>",
         "<h2>Interpreters</h2>",
         *_html_table(["interpreter", "path", "profile", "against its own profile"], interpreters_rows(data)),
         "<h2>Guarantees against <code>documented</code></h2>",
