@@ -6,6 +6,9 @@ Differences from CPython 3.8.9+ (each allowed by the documentation, each a wart 
   latched by the first spawn that saw it true.
 * server_close() called from a handler thread does not try to join its own thread.
 * A thread that fails to start is not left behind to make server_close() raise.
+
+``_threads`` is kept under CPython's private name, read-only: the handler threads the server
+still holds, which CPython's own test_socketserver counts (bpo-37193, test_threads_reaped).
 """
 
 from __future__ import annotations
@@ -28,6 +31,13 @@ class ThreadingMixIn:
         if state is None:
             state = self.__dict__.setdefault("_handler_threads", (threading.Lock(), set()))
         return state  # type: ignore[no-any-return]
+
+    @property
+    def _threads(self) -> frozenset[threading.Thread]:
+        """The non-daemon handler threads server_close() may wait for, not yet seen to end."""
+        lock, threads = self._live_threads()
+        with lock:
+            return frozenset(threads)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         """Same as in BaseServer but as a thread, with exception handling."""
