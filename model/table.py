@@ -302,10 +302,9 @@ def set_attr(profile: Profile, state: State, event: Event) -> State:
 
 def begin_close(profile: Profile, state: State, event: Event) -> State:
     """server_close(): the listening socket is closed, then the mix-in waits (or not)."""
-    if profile.thread_close is ThreadClose.AT_CLOSE:
-        # As built, the list being joined is held until the join loop ends, so there the
-        # finished threads are let go only when close returns (in `settle`).
-        state = _let_go_of_finished_threads(state)
+    # Finished threads are let go when close returns (in `settle`), not as it starts: as
+    # built, the list being joined is held until the join loop ends, and the guarantee
+    # (finished-not-retained) asks no more of any profile.
     assert isinstance(event, Close)
     closer = event.by_handler
     blocking = reads_block_on_close(profile, state.server)
