@@ -65,7 +65,8 @@ def _seconds(run: Run) -> str:
 
 
 COLUMNS: list[Column] = [
-    Column("bug", lambda run: run.entry.what + (f" (not run: {run.why})" if run.why else "")),
+    # A table cell gives only the head of why an entry was not run; history.py has the rest.
+    Column("bug", lambda run: run.entry.what + (f" (not run: {run.why.split(': ')[0]})" if run.why else "")),
     Column("issue", lambda run: run.entry.issue),
     Column("interpreter", lambda run: f"CPython {run.version}"),
     Column("guarantee", lambda run: f"`{run.entry.guarantee}`"),
