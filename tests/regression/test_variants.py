@@ -47,9 +47,12 @@ def check_json(
     transport: str = "tcp",
     seed: int = 0,
     misuse: bool = False,
+    target: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
+    """Check `module` in the running interpreter, or in `target` (an interpreter's path)."""
     report = folder / "report.json"
-    args = ["--kind", kind, "--transport", transport, "--seed", str(seed), "--examples", str(examples)]
+    args = ["--target", target] if target is not None else []
+    args += ["--kind", kind, "--transport", transport, "--seed", str(seed), "--examples", str(examples)]
     args += ["--misuse"] if misuse else []
     args += ["--json", str(report)]
     done = sockcheck("check", "--module", str(module), *args, deadline=deadline)
