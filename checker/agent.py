@@ -2,8 +2,10 @@
 
 Standard library only, and no syntax newer than Python 2.7 (no f-strings, no annotations, no
 keyword-only arguments, no ``raise ... from``), because it runs in whatever interpreter is
-being checked, 2.7 and 3.6 to 3.13. What 2.7 lacks is made up for by the few shims marked
-below the imports; nothing else in the agent asks which version it runs on. It is started as a script,
+being checked: 2.7, and 3.6 to 3.13. What 2.7 lacks is made up for by shims, each marked
+"2.7": most below the imports, three where they are used (a child's state read from /proc,
+a loop's turn seen at fileno(), an errno in place of OSError's subclasses). Nothing asks
+which version it runs on, only whether a thing is there. It is started as a script,
 ``python agent.py``, and speaks one JSON object per line: commands on stdin, replies on the
 file descriptor that was stdout (fd 1 itself is pointed at stderr, so a handler that prints
 cannot corrupt the protocol).
