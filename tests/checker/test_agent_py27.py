@@ -16,8 +16,9 @@ import pytest
 
 from checker.driver import Driver
 from checker.interpreters import Interpreter, NoInterpreter, find
+from checker.machine import Action, Counterexample, RunConfig, machine_for
 from checker.targets import Target
-from model import Call, Child, Outcome, Timeout
+from model import DOCUMENTED, Call, Child, Kind, Outcome, Timeout, allowed
 
 
 def _python27() -> Interpreter | None:
@@ -147,3 +148,78 @@ def test_a_with_block_is_not_there(driver: Driver) -> None:
     driver.start("thread")
     obs = driver.close(must_return=True, by_exit=True)
     assert obs.close is Call.RAISED and "__enter__" in (obs.close_error or "")
+
+
+# 2.7's divergences from `documented`, each as the minimal counterexample the checker finds
+# (sockcheck check --target python2.7 --profile documented); a cpython-2.7 profile must
+# allow each of these runs.
+C, R, X = Action.CONNECT, Outcome.RETURN, Outcome.EXIT
+DIVERGENCES = [
+    ("thread-close-does-not-join", Kind.THREAD, [(C, R, False), (Action.CLOSE, R, False)], "close-waits"),
+    (
+        "thread-systemexit-handled",
+        Kind.THREAD,
+        [(C, R, False), (Action.RELEASE, X, False)],
+        "handle-error-once",
+    ),
+    ("fork-close-does-not-wait", Kind.FORK, [(C, R, False), (Action.CLOSE, R, False)], "close-waits"),
+    ("fork-systemexit-handled", Kind.FORK, [(C, R, False), (Action.RELEASE, X, False)], "handle-error-once"),
+    (
+        "fork-close-does-not-reap",
+        Kind.FORK,
+        [(C, R, False), (Action.RELEASE, R, False), (Action.CLOSE, R, False)],
+        "no-zombie-after-blocking-close",
+    ),
+    (
+        "fork-loop-does-not-reap",
+        Kind.FORK,
+        [(C, R, False), (Action.RELEASE, R, False), (Action.SERVE, R, False)],
+        "loop-reaps",
+    ),
+    (
+        "fork-handle-request-waits-at-the-cap",
+        Kind.FORK,
+        [(C, R, False), (Action.SET_MAX_CHILDREN, R, 1), (C, R, False)],
+        "dispatch-does-not-wait",
+    ),
+    (
+        "fork-idle-loop-does-not-wait-at-the-cap",
+        Kind.FORK,
+        [
+            (C, R, False),
+            (Action.SET_MAX_CHILDREN, R, 1),
+            (Action.SERVE, R, False),
+            (Action.SHUTDOWN, R, False),
+        ],
+        "shutdown-stops-loop",
+    ),
+    (
+        "fork-loop-at-the-cap-accepts",
+        Kind.FORK,
+        [(C, R, False), (Action.SET_MAX_CHILDREN, R, 1), (Action.SERVE, R, False), (C, R, False)],
+        "no-descriptor-leak",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("kind", "steps", "guarantee"), [d[1:] for d in DIVERGENCES], ids=[d[0] for d in DIVERGENCES]
+)
+def test_python27_diverges_from_documented_where_measured(
+    driver: Driver, kind: Kind, steps: list[tuple[Action, Outcome, bool | int]], guarantee: str
+) -> None:
+    machine = machine_for(RunConfig(driver=driver, profile=DOCUMENTED, kind=kind))()
+    broken = None
+    try:
+        for action, outcome, value in steps:
+            candidate = machine._candidate(action, 0, outcome, value)
+            assert candidate is not None and allowed(machine.state, candidate[0]), action
+            broken = machine._do(*candidate, choice=0)
+            if broken is not None:
+                machine.failed = True
+                break
+    finally:
+        machine.teardown()
+    assert isinstance(broken, Counterexample), broken
+    assert broken.guarantee.name == guarantee
+    assert len(machine.steps) == len(steps)  # at the last step, not sooner
