@@ -1119,13 +1119,20 @@ def _probe_handler(agent, base):
 
 @contextlib.contextmanager
 def _spawn_fails():
-    """Within: starting a thread raises as at the thread limit, and fork() as at EAGAIN."""
+    """Within, on this thread: starting a thread raises as at the thread limit, and fork() as
+    at EAGAIN. Only on this thread: 2.7's process_request() may wait at max_children before it
+    forks, and meanwhile the agent starts threads of its own."""
     start, fork = threading.Thread.start, getattr(os, "fork", None)
+    caller = threading.current_thread()
 
     def no_thread(thread):
+        if threading.current_thread() is not caller:
+            return start(thread)
         raise RuntimeError("can't start new thread")
 
     def no_fork():
+        if threading.current_thread() is not caller:
+            return fork()
         raise OSError(errno.EAGAIN, "Resource temporarily unavailable")  # BlockingIOError on 3
 
     threading.Thread.start = no_thread

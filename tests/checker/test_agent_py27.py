@@ -223,3 +223,19 @@ def test_python27_diverges_from_documented_where_measured(
     assert isinstance(broken, Counterexample), broken
     assert broken.guarantee.name == guarantee
     assert len(machine.steps) == len(steps)  # at the last step, not sooner
+
+
+def test_a_fork_that_fails_while_waiting_at_the_cap_leaves_the_agent_its_threads(driver: Driver) -> None:
+    """2.7's process_request() waits at max_children before it forks: a fork made to fail
+    waits there too, and the agent must still start threads meanwhile (once a crash)."""
+    driver.start("fork")
+    driver.connect()
+    driver.set_attr("max_children", 1)
+    driver.serve()
+    obs = driver.connect(fails=True, queued=True)  # accepted, then waits at the cap
+    assert [w.child for w in obs.workers] == [Child.RUNNING, None]
+    obs = driver.shutdown(must_return=False)  # a thread of the agent's own
+    assert obs.shutdown is Call.BLOCKED
+    obs = driver.release(0, Outcome.RETURN, close_must_return=True, shutdown_returns=True)
+    assert obs.shutdown is Call.RETURNED and obs.loop is Call.RETURNED
+    assert obs.workers[1].handle_error.server == 1  # below the cap, the fork failed
