@@ -1,7 +1,11 @@
 """sockcheck agent: runs inside the target interpreter and obeys the checker.
 
-Standard library only, and no syntax newer than Python 3.6 (no f-strings, no annotations),
-because it runs in whatever interpreter is being checked. It is started as a script,
+Standard library only, and no syntax newer than Python 2.7 (no f-strings, no annotations, no
+keyword-only arguments, no ``raise ... from``), because it runs in whatever interpreter is
+being checked: 2.7, and 3.6 to 3.13. What 2.7 lacks is made up for by shims, each marked
+"2.7": most below the imports, three where they are used (a child's state read from /proc,
+a loop's turn seen at fileno(), an errno in place of OSError's subclasses). Nothing asks
+which version it runs on, only whether a thing is there. It is started as a script,
 ``python agent.py``, and speaks one JSON object per line: commands on stdin, replies on the
 file descriptor that was stdout (fd 1 itself is pointed at stderr, so a handler that prints
 cannot corrupt the protocol).
@@ -23,12 +27,13 @@ How it observes, exactly and without timing guesses:
 """
 
 import contextlib
+import errno
 import gc
 import importlib
-import importlib.util
 import itertools
 import json
 import os
+import platform
 import select
 import shutil
 import socket
@@ -39,6 +44,50 @@ import threading
 import time
 import traceback
 import weakref
+
+# --- shims: what Python 2.7 lacks (each named after the 3.x thing it stands in for) --------
+
+STDLIB_MODULE = "socketserver" if sys.version_info[0] >= 3 else "SocketServer"
+try:
+    IMPLEMENTATION = sys.implementation.name
+except AttributeError:  # 2.7
+    IMPLEMENTATION = platform.python_implementation().lower()
+monotonic = getattr(time, "monotonic", time.time)  # 2.7 has no monotonic clock: deadlines only
+
+if not issubclass(socket.error, OSError):  # 2.7: socket.error is an IOError, not an OSError;
+    OSError = EnvironmentError  # here `except OSError` catches both, as it does on 3.3+
+
+try:
+    from contextlib import suppress
+except ImportError:  # 2.7
+
+    class suppress(object):
+        def __init__(self, *errors):
+            self.errors = errors
+
+        def __enter__(self):
+            pass
+
+        def __exit__(self, kind, value, tb):
+            return kind is not None and issubclass(kind, self.errors)
+
+
+try:
+    import importlib.util
+
+    def _load_file(name, path):
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # it replaces the stdlib module
+        spec.loader.exec_module(module)
+        return module
+
+except ImportError:  # 2.7
+    import imp
+
+    def _load_file(name, path):
+        return imp.load_source(name, path)  # it replaces the stdlib module
+
 
 AGENT_PID = os.getpid()
 SETTLE_STEP = 0.002  # how long the watcher waits between two looks at a blocking call
@@ -107,10 +156,10 @@ class Events(object):
 
     def wait_for(self, predicate, timeout):
         """Wait until predicate(log) holds or the deadline passes; return whether it holds."""
-        end = time.monotonic() + timeout
+        end = monotonic() + timeout
         with self.cond:
             while not predicate(self.log):
-                left = end - time.monotonic()
+                left = end - monotonic()
                 if left <= 0:
                     return False
                 self.cond.wait(left)
@@ -224,7 +273,7 @@ class Call(object):
         if must_return:
             self.done.wait(deadline)
             return
-        end = time.monotonic() + deadline
+        end = monotonic() + deadline
         seen, looks = None, 0
         while not self.done.wait(SETTLE_STEP):
             pending = self.pending
@@ -232,7 +281,7 @@ class Call(object):
             if looks == SETTLE_LOOKS:
                 return  # the same C call every time, and this thread ran meanwhile
             seen = pending
-            if time.monotonic() > end:
+            if monotonic() > end:
                 return
 
 
@@ -332,31 +381,29 @@ class Agent(object):
     def cmd_load(self, source, path=None, name=None):
         try:
             if source == "stdlib":
-                module = importlib.import_module("socketserver")
+                module = importlib.import_module(STDLIB_MODULE)
             elif source == "file":
                 if not os.path.isfile(path):
                     raise LoadError("no such file: %s" % path)
-                spec = importlib.util.spec_from_file_location("socketserver", path)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules["socketserver"] = module  # it replaces the stdlib module
-                spec.loader.exec_module(module)
+                module = _load_file(STDLIB_MODULE, path)
             else:
                 sys.path.insert(0, path)
                 module = importlib.import_module(name)
         except LoadError:
             raise
-        except BaseException as exc:
-            raise LoadError("cannot import %s: %s" % (path or name or source, _oneline(exc))) from None
+        except BaseException as exc:  # no `raise ... from None` on 2.7; only the message is sent
+            raise LoadError("cannot import %s: %s" % (path or name or source, _oneline(exc)))  # noqa: B904
         self.module = module
         present = [
             c for c in ("ThreadingTCPServer", "ForkingTCPServer", "BaseRequestHandler") if hasattr(module, c)
         ]
         return {
             "version": list(sys.version_info[:3]),
-            "implementation": sys.implementation.name,
+            "implementation": IMPLEMENTATION,
             "executable": sys.executable,
             "file": getattr(module, "__file__", None),
             "classes": present,
+            "lacks": _lacks(module),
         }
 
     def cmd_start(self, kind, deadline, transport="tcp"):
@@ -545,7 +592,7 @@ class Agent(object):
         call = self.dispatch_call
         if call is None or call.done.is_set() or self.server is None or _closed(self.server.socket):
             return
-        with contextlib.suppress(OSError):
+        with suppress(OSError):
             self._reach(self._new_request("wake", rejected=True))
 
     def _shutdown(self, watch=False):
@@ -648,10 +695,12 @@ class Agent(object):
         probe.settimeout(self.deadline)
         try:
             self.probe = self._try(probe)
-        except (ConnectionRefusedError, FileNotFoundError):
-            self.probe = "refused"
         except socket.timeout:
             self.probe = "timeout"  # something holds the address but does not answer
+        except OSError as exc:  # ConnectionRefusedError, FileNotFoundError: told by errno on 2.7
+            if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT):
+                raise
+            self.probe = "refused"
         finally:
             probe.close()
         if self.probe != "refused" and not self._unix() and not self._server_socket_alive():
@@ -689,10 +738,10 @@ class Agent(object):
         leftovers = []
         for request in self.requests:
             if not request.word_sent:
-                with contextlib.suppress(OSError):
+                with suppress(OSError):
                     request.word_out.sendall(b"f")
                 request.word_sent = True
-        end = time.monotonic() + self.deadline  # one deadline for the whole stop
+        end = monotonic() + self.deadline  # one deadline for the whole stop
         self._wake_waiting_dispatch()
         stopping = self.shutdown_call is not None and not self.shutdown_call.done.is_set()
         if self._serving() and not stopping:  # a loop started again after a shutdown() too
@@ -702,9 +751,9 @@ class Agent(object):
             if shut_down is not None:
                 shut_down.set()
         for call in (self.close_call, self.dispatch_call, self.loop_call, self.shutdown_call):
-            if call is not None and not call.done.wait(max(0, end - time.monotonic())):
+            if call is not None and not call.done.wait(max(0, end - monotonic())):
                 leftovers.append("%s() still blocked" % call.name)
-        self.events.sync(max(0, end - time.monotonic()))  # every dispatch is in the log now
+        self.events.sync(max(0, end - monotonic()))  # every dispatch is in the log now
         for request in self.requests:  # a loop at max_children may have taken some late
             if (
                 request.pid is None
@@ -714,7 +763,7 @@ class Agent(object):
             ):
                 self._learn_late_worker(request, end)
         for request in self.requests:
-            if not self._wait_done(request, max(0, end - time.monotonic())):
+            if not self._wait_done(request, max(0, end - monotonic())):
                 leftovers.append("worker of request %d still running" % request.rid)
         if self.server is not None:
             self.server.socket.close()
@@ -745,7 +794,7 @@ class Agent(object):
         """A request the loop dispatched after all: wait for its worker to show itself."""
         rid = request.rid
         if self._has(self.events.log, "dispatched", rid, AGENT_PID):
-            self.events.wait_for(lambda log: self._has(log, "enter", rid), max(0, end - time.monotonic()))
+            self.events.wait_for(lambda log: self._has(log, "enter", rid), max(0, end - monotonic()))
             self._learn_worker(request)
 
     def _learn_worker(self, request):
@@ -772,18 +821,16 @@ class Agent(object):
     def _reap_all(self, end):
         left = []
         for pid in sorted(self.children):
-            if not _wait_child_exit(pid, max(0, end - time.monotonic())):
+            if not _wait_child_exit(pid, max(0, end - monotonic())):
                 left.append("child %d still running" % pid)
                 continue
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, 0)
+            _waitpid(pid, 0)
         self.children = set()
         while True:  # children the agent was never told about
-            try:
-                pid, _ = os.waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
+            reaped = _waitpid(-1, os.WNOHANG)
+            if reaped is None:
                 break
-            if pid == 0:
+            if reaped[0] == 0:
                 left.append("unknown children still running")
                 break
         return left
@@ -845,7 +892,8 @@ class Agent(object):
         mine = set()
         for request in self.requests:
             for sock in (request.client, request.word_out, request.word_in):
-                mine.add(sock.fileno())  # -1 once closed
+                if not _closed(sock):
+                    mine.add(sock.fileno())
         return sum(1 for fd, inode in sockets.items() if fd not in mine and inode not in self.foreign_sockets)
 
     def _observe_request(self, request, log):
@@ -909,10 +957,8 @@ class Agent(object):
                 return False
         try:
             data = request.client.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)
-        except (BlockingIOError, InterruptedError):
-            return False
-        except OSError:
-            return True  # reset: the connection is gone
+        except OSError as exc:  # BlockingIOError, InterruptedError: told by errno on 2.7
+            return exc.errno not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR)  # else a reset
         return data == b""
 
     # -- in the server and its workers ----------------------------------------------------
@@ -933,19 +979,20 @@ class Agent(object):
     def in_child(self, rid):
         """Drop the agent's own descriptors in a forked child: they belong to the checker."""
         for request in self.requests:
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 request.client.close()
                 request.word_out.close()
                 if request.rid != rid:
                     request.word_in.close()
         for fd in (self.events.rfd, self.out.fileno(), 0):
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 os.close(fd)
 
 
 def _instrumented_server(agent, base):
     """A subclass of the target's server class whose hooks report and then call super()."""
     events = agent.events
+    base_service_actions = getattr(base, "service_actions", lambda server: None)  # 2.7: none
 
     class Instrumented(base):
         def get_request(self):
@@ -994,13 +1041,23 @@ def _instrumented_server(agent, base):
             if work is not None:  # before the mix-in reads max_children
                 work()
                 events.emit("service_actions")
-            base.service_actions(self)
+            base_service_actions(self)
             if agent.count_turns:
                 events.emit("turned")
             if _closed(self.socket):
                 # A loop left running on a closed socket (misuse) turns at once, over and over,
                 # at a whole core; a thousand turns a second change nothing it can show.
                 time.sleep(0.001)
+
+        if not hasattr(base, "service_actions"):  # 2.7: its loop has no such hook, but its
+            # select.select([self], ...) asks fileno() once a turn: where one turn ends and the
+            # next begins, which is where service_actions() would run.
+
+            def fileno(self):
+                loop = agent.loop_call
+                if loop is not None and threading.current_thread() is loop.thread:
+                    self.service_actions()
+                return base.fileno(self)
 
         def handle_error(self, request, client_address):
             rid = agent.rid_of(request)
@@ -1062,14 +1119,21 @@ def _probe_handler(agent, base):
 
 @contextlib.contextmanager
 def _spawn_fails():
-    """Within: starting a thread raises as at the thread limit, and fork() as at EAGAIN."""
+    """Within, on this thread: starting a thread raises as at the thread limit, and fork() as
+    at EAGAIN. Only on this thread: 2.7's process_request() may wait at max_children before it
+    forks, and meanwhile the agent starts threads of its own."""
     start, fork = threading.Thread.start, getattr(os, "fork", None)
+    caller = threading.current_thread()
 
     def no_thread(thread):
+        if threading.current_thread() is not caller:
+            return start(thread)
         raise RuntimeError("can't start new thread")
 
     def no_fork():
-        raise BlockingIOError(11, "Resource temporarily unavailable")
+        if threading.current_thread() is not caller:
+            return fork()
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")  # BlockingIOError on 3
 
     threading.Thread.start = no_thread
     os.fork = no_fork
@@ -1127,7 +1191,8 @@ def _server_class(module, kind, transport):
     missing = [c for c in (mixin_name, suffix, "BaseRequestHandler") if not hasattr(module, c)]
     if missing:
         raise LoadError("the module has no %s and no %s to make it from" % (name, " or ".join(missing)))
-    return type(name, (getattr(module, mixin_name), getattr(module, suffix)), {})
+    mixin = getattr(module, mixin_name)
+    return type(mixin)(name, (mixin, getattr(module, suffix)), {})  # 2.7's are classic classes
 
 
 def _child_state(pid):
@@ -1136,6 +1201,8 @@ def _child_state(pid):
 
 def _child_status(pid):
     """('running' | 'zombie' | 'reaped', the exit status if a zombie: -N if killed by N)."""
+    if not hasattr(os, "waitid"):  # 2.7
+        return _proc_child_status(pid)
     try:
         info = os.waitid(os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
@@ -1144,6 +1211,25 @@ def _child_status(pid):
         return "running", None
     status = info.si_status if info.si_code == os.CLD_EXITED else -info.si_status
     return "zombie", status
+
+
+def _proc_child_status(pid):
+    """_child_status() where there is no waitid() (2.7): /proc/<pid>/stat, read without reaping.
+    Its state field says running or zombie; a zombie's exit_code field (Linux 3.5+) is its
+    wait status. Gone, or another process's by now (not our child): reaped."""
+    try:
+        with open("/proc/%d/stat" % pid) as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()  # what follows "pid (comm)"
+    except OSError:
+        return "reaped", None
+    if int(fields[1]) != os.getpid() or fields[0] in ("X", "x"):
+        return "reaped", None
+    if fields[0] != "Z":
+        return "running", None
+    if len(fields) < 50:
+        return "zombie", None
+    raw = int(fields[49])
+    return "zombie", os.WEXITSTATUS(raw) if os.WIFEXITED(raw) else -os.WTERMSIG(raw)
 
 
 def _wait_child_exit(pid, timeout):
@@ -1160,14 +1246,42 @@ def _wait_child_exit(pid, timeout):
         finally:
             os.close(fd)
         return _child_state(pid) != "running"
-    end = time.monotonic() + timeout
+    end = monotonic() + timeout
     pause = 0.0005
     while _child_state(pid) == "running":  # no pidfd: poll, backing off, within the deadline
-        if time.monotonic() > end:
+        if monotonic() > end:
             return False
         time.sleep(pause)
         pause = min(pause * 2, 0.01)
     return True
+
+
+# What the checker's steps use that a socketserver may not have: 2.7 has none of these, 3.6
+# no public block_on_close. A step that needs one is a step this target cannot take.
+FEATURES = (
+    ("BaseServer", "__enter__"),  # `with server:` (3.6+)
+    ("BaseServer", "__exit__"),
+    ("BaseServer", "service_actions"),  # called once a serve_forever() turn (3.3+)
+    ("ThreadingMixIn", "block_on_close"),  # 3.7+
+    ("ThreadingMixIn", "server_close"),  # joins the handler threads (3.7+, 3.6.6+ privately)
+    ("ForkingMixIn", "block_on_close"),  # 3.7+
+    ("ForkingMixIn", "server_close"),  # waits for and reaps the children (3.7+, 3.6.6+ privately)
+)
+
+
+def _lacks(module):
+    """'Class.attribute' for each of FEATURES the module does not have."""
+    return ["%s.%s" % (c, a) for c, a in FEATURES if not hasattr(getattr(module, c, None), a)]
+
+
+def _waitpid(pid, options):
+    """os.waitpid(), or None where there is no such child (ChildProcessError; ECHILD on 2.7)."""
+    try:
+        return os.waitpid(pid, options)
+    except OSError as exc:
+        if exc.errno != errno.ECHILD:
+            raise
+        return None
 
 
 def _oneline(exc):
@@ -1182,7 +1296,7 @@ def main():
     os.dup2(2, 1)  # whatever the target prints goes to stderr, never into the protocol
     sys.stderr = Recorder(sys.stderr)
     agent = Agent(out)
-    for line in sys.stdin:
+    for line in iter(sys.stdin.readline, ""):  # 2.7's `for line in file` reads ahead
         command = json.loads(line)
         op = command.pop("op")
         if op == "quit":

@@ -40,6 +40,10 @@ class TargetInfo:
     implementation: str
     executable: str
     file: str | None
+    # What the module does not have of what the checker's steps use, as "Class.attribute"
+    # (2.7: BaseServer.__enter__, BaseServer.service_actions, ThreadingMixIn.block_on_close,
+    # ...): steps that need one are steps this target cannot take, not failures.
+    lacks: tuple[str, ...] = ()
 
 
 # The model's timeouts in seconds. SHORT is the agent's own server.timeout (agent.TIMEOUT),
@@ -92,6 +96,7 @@ class Driver:
             implementation=result["implementation"],
             executable=result["executable"],
             file=result["file"],
+            lacks=tuple(result.get("lacks", ())),
         )
         return self.info
 
