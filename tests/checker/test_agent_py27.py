@@ -191,7 +191,9 @@ DIVERGENCES = [
             (Action.SERVE, R, False),
             (Action.SHUTDOWN, R, False),
         ],
-        "shutdown-stops-loop",
+        # shutdown() returns at once; whether the loop is seen stopped by then too depends
+        # on 2.7's Condition.wait() polling (seen under load): one of the two is broken
+        ("shutdown-stops-loop", "loop-runs-until-shutdown"),
     ),
     (
         "fork-loop-at-the-cap-accepts",
@@ -206,7 +208,10 @@ DIVERGENCES = [
     ("kind", "steps", "guarantee"), [d[1:] for d in DIVERGENCES], ids=[d[0] for d in DIVERGENCES]
 )
 def test_python27_diverges_from_documented_where_measured(
-    driver: Driver, kind: Kind, steps: list[tuple[Action, Outcome, bool | int]], guarantee: str
+    driver: Driver,
+    kind: Kind,
+    steps: list[tuple[Action, Outcome, bool | int]],
+    guarantee: str | tuple[str, ...],
 ) -> None:
     machine = machine_for(RunConfig(driver=driver, profile=DOCUMENTED, kind=kind))()
     broken = None
@@ -221,7 +226,7 @@ def test_python27_diverges_from_documented_where_measured(
     finally:
         machine.teardown()
     assert isinstance(broken, Counterexample), broken
-    assert broken.guarantee.name == guarantee
+    assert broken.guarantee.name in ((guarantee,) if isinstance(guarantee, str) else guarantee)
     assert len(machine.steps) == len(steps)  # at the last step, not sooner
 
 

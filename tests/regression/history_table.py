@@ -6,8 +6,8 @@ its issue, the interpreter it was re-injected into, the guarantee that caught it
 of the counterexample and the seconds sockcheck took (the --json report's, search and
 shrinking included; the interpreter's start is not). An entry that cannot be run says why.
 
-Columns are a list: a comparison (say, whether CPython's own test_socketserver catches the
-same bug) is one more `Column` appended to COLUMNS, computed from the entry and its run.
+Beside it, the peer: the same mutated file run through that interpreter's own
+test_socketserver (checker/peer.py), with which of its tests failed and how long it took.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from typing import Any
 
 import attrs
 
-from tests.regression.history import HISTORY, Entry, check, interpreter
+from checker.peer import PeerError, PeerResult, run_peer
+from tests.regression.history import HISTORY, Entry, check, interpreter, module_file
 from tests.regression.test_variants import found
 
 
@@ -32,6 +33,8 @@ class Run:
     report: dict[str, Any] | None = None
     status: int | None = None
     why: str = ""
+    peer: PeerResult | None = None
+    peer_error: str = ""
 
     @property
     def steps(self) -> int | None:
@@ -64,6 +67,23 @@ def _seconds(run: Run) -> str:
     return "—" if run.seconds is None else f"{run.seconds:.1f}"
 
 
+def _peer(run: Run) -> str:
+    """Whether CPython's own suite catches it: by which tests, or by hanging."""
+    peer = run.peer
+    if peer is None:
+        return f"not run: {run.peer_error}" if run.peer_error else "—"
+    if peer.hung:
+        return "caught: hangs"
+    if peer.passed:
+        return "missed"
+    names = sorted({name.rsplit(".", 1)[-1].split(" ")[0] for name in peer.failed})
+    return "caught: " + ", ".join(f"`{n}`" for n in names)
+
+
+def _peer_seconds(run: Run) -> str:
+    return "—" if run.peer is None else f"{run.peer.seconds:.1f}"
+
+
 COLUMNS: list[Column] = [
     # A table cell gives only the head of why an entry was not run; history.py has the rest.
     Column("bug", lambda run: run.entry.what + (f" (not run: {run.why.split(': ')[0]})" if run.why else "")),
@@ -71,20 +91,27 @@ COLUMNS: list[Column] = [
     Column("interpreter", lambda run: f"CPython {run.version}"),
     Column("guarantee", lambda run: f"`{run.entry.guarantee}`"),
     Column("steps", _steps),
-    Column("seconds", _seconds),
+    Column("sockcheck s", _seconds),
+    Column("CPython's test_socketserver", _peer),
+    Column("its s", _peer_seconds),
 ]
 
 
 def run(entry: Entry) -> Run:
-    why = entry.missing()
-    if why is not None:
-        return Run(entry, why=f"the checker needs {why}")
     python = interpreter(entry.line)
     if python is None:
         return Run(entry, why=f"no CPython {entry.line} found")
+    why = entry.missing()
     with tempfile.TemporaryDirectory() as folder:
-        status, report = check(entry, python, Path(folder))
-    return Run(entry, report, status)
+        status, report = (None, None) if why else check(entry, python, Path(folder))
+        # CPython's own suite runs even where sockcheck cannot see the bug yet
+        mutated = entry.write(module_file(python), Path(folder))
+        try:
+            peer, peer_error = run_peer(python, mutated), ""
+        except PeerError as exc:
+            peer, peer_error = None, str(exc)
+    why = f"the checker needs {why}" if why else ""
+    return Run(entry, report, status, why=why, peer=peer, peer_error=peer_error)
 
 
 def table(runs: list[Run]) -> str:
