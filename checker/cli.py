@@ -158,7 +158,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     cells = data["cells"]
     if all(c["error"] for c in cells):
         raise CannotRun(f"no cell could run: {cells[0]['error']}")
-    own_ok = all(c["own"] is None or c["own"]["passed"] for c in cells if not c["error"])
+    own_ok = all(matrix_run.own_passed(c) for c in cells if not c["error"])
     return 0 if own_ok else 1
 
 

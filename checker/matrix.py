@@ -25,6 +25,7 @@ from checker.interpreters import Interpreter, NoInterpreter, discover, find
 from checker.machine import Counterexample
 from checker.results import failure_json, failure_lines
 from checker.run import KindResult, check_kind
+from checker.scenarios import SCENARIOS, applies, replay
 from checker.targets import Target
 from model import DOCUMENTED, Kind, Profile, Transport, profile_for_version
 
@@ -111,6 +112,10 @@ def run(plan: Plan, jobs: int, progress: Callable[[str], None]) -> dict[str, Any
         "columns": [_column_json(i, c) for i, c in enumerate(plan.columns)],
         "cells": results,
         "profiles": [profile_json(p) for p in _profiles_used(plan)],
+        "scenarios": [
+            {"name": s.name, "recipe": s.recipe, "where": s.where, "kinds": [k.value for k in s.kinds]}
+            for s in SCENARIOS
+        ],
     }
 
 
@@ -131,6 +136,7 @@ def run_cell(plan: Plan, column: Column, kind: Kind, transport: Transport) -> di
         "transport": transport.value,
         "own": None,
         "documented": None,
+        "scenarios": [],
         "error": None,
     }
     driver = Driver(target, plan.deadline)
@@ -140,6 +146,15 @@ def run_cell(plan: Plan, column: Column, kind: Kind, transport: Transport) -> di
         if own is not None:
             cell["own"] = _side(_check(driver, plan, own, kind, transport))
         cell["documented"] = _documented(driver, plan, kind, transport)
+        cell["scenarios"] = [
+            {
+                "name": scenario.name,
+                "documented": replay(driver, DOCUMENTED, kind, transport, scenario),
+                "own": None if own is None else replay(driver, own, kind, transport, scenario),
+            }
+            for scenario in SCENARIOS
+            if applies(scenario, kind, transport)
+        ]
     except (CannotRun, TargetFailure) as exc:  # a cell that cannot run is a row, not a crash
         cell["error"] = str(exc).strip().splitlines()[-1]
     finally:
@@ -201,6 +216,14 @@ def _side(result: KindResult) -> dict[str, Any]:
     }
 
 
+def own_passed(cell: dict[str, Any]) -> bool:
+    """The cell refines its own profile: the search, and every scenario replayed under it."""
+    own = cell["own"]
+    if own is None:
+        return True
+    return own["passed"] and not any(r["own"] and r["own"].get("broken") for r in cell.get("scenarios", []))
+
+
 def cell_summary(cell: dict[str, Any]) -> str:
     return f"{cell['label']} {cell['kind']} {cell['transport']}: {cell_verdict(cell)}"
 
@@ -209,11 +232,17 @@ def cell_verdict(cell: dict[str, Any]) -> str:
     if cell["error"]:
         return f"could not run: {cell['error']}"
     own = cell["own"]
+    scenarios = sorted(
+        {r["documented"]["broken"] for r in cell["scenarios"] if r["documented"].get("broken")}
+    )
     if own is None:
         mine = "no profile"
+    elif own_passed(cell):
+        mine = f"{own['profile']} ok"
     else:
-        mine = f"{own['profile']} " + ("ok" if own["passed"] else f"FAIL ({', '.join(_what_failed(own))})")
-    return f"{mine}; documented: {', '.join(_what_failed(cell['documented'])) or 'ok'}"
+        mine = f"{own['profile']} FAIL ({', '.join(_what_failed(own)) or 'a scenario'})"
+    found = ", ".join(_what_failed(cell["documented"])) or "ok"
+    return f"{mine}; documented: {found}" + (f"; scenarios: {', '.join(scenarios)}" if scenarios else "")
 
 
 def _what_failed(side: dict[str, Any]) -> list[str]:

@@ -11,6 +11,7 @@ import html
 import json
 from typing import Any
 
+from checker.matrix import own_passed
 from model import GUARANTEES
 
 KEPT, BROKEN, UNCHECKED = "✓", "✗", "·"
@@ -58,18 +59,19 @@ def interpreters_rows(data: dict[str, Any]) -> list[list[Cell]]:
         cells = _cells_of(data, column)
         own = [c for c in cells if c["own"] is not None]
         errors = [c for c in cells if c["error"]]
-        failing = [c for c in own if not c["own"]["passed"]]
+        failing = [c for c in own if not own_passed(c)]
         if errors:
             verdict: Cell = (f"could not run: {errors[0]['error']}", None)
         elif column["profile"] is None:
             verdict = (column["note"] or "no profile", None)
         elif failing:
             first = failing[0]
-            guarantee = first["own"]["failures"][0]["guarantee"]
-            verdict = (
-                f"{BROKEN} does not refine it ({first['kind']} {first['transport']})",
-                anchor(first, "own", guarantee),
-            )
+            if first["own"]["failures"]:
+                link = anchor(first, "own", first["own"]["failures"][0]["guarantee"])
+            else:
+                scenario = next(r for r in first["scenarios"] if r["own"] and r["own"].get("broken"))
+                link = scenario_anchor(first, "own", scenario["name"])
+            verdict = (f"{BROKEN} does not refine it ({first['kind']} {first['transport']})", link)
         else:
             verdict = (f"{KEPT} refines it ({len(own)} cells)", None)
         rows.append([(label, None), (column["executable"], None), (column["profile"] or "—", None), verdict])
@@ -112,6 +114,39 @@ def _steps(side: dict[str, Any], name: str) -> int:
     return min(lengths, default=0)
 
 
+def scenario_rows(data: dict[str, Any]) -> list[list[Cell]]:
+    """Per scenario, per interpreter: as documented, or the guarantee it breaks and where."""
+    rows = []
+    for scenario in data.get("scenarios", []):
+        row: list[Cell] = [(f"{scenario['name']}: {scenario['recipe']} (§{scenario['where']})", None)]
+        for column in _checked(data):
+            row.append(_scenario_cell(_cells_of(data, column), scenario["name"]))
+        rows.append(row)
+    return rows
+
+
+def _scenario_cell(cells: list[dict[str, Any]], name: str) -> Cell:
+    runs = [
+        (c, r) for c in cells for r in c.get("scenarios", []) if r["name"] == name and r["documented"]["ran"]
+    ]
+    if not runs:
+        return (UNCHECKED, None)
+    own = [(c, r) for c, r in runs if r["own"] is not None and r["own"]["broken"]]
+    if own:
+        cell, result = own[0]
+        return (f"{BROKEN} own profile: {result['own']['broken']}", scenario_anchor(cell, "own", name))
+    broken = [(c, r) for c, r in runs if r["documented"]["broken"]]
+    if not broken:
+        return (KEPT, None)
+    guarantees = sorted({r["documented"]["broken"] for _, r in broken})
+    where = " ".join(f"{c['kind']}/{c['transport']}" for c, _ in broken)
+    return (f"{BROKEN} {', '.join(guarantees)}: {where}", scenario_anchor(broken[0][0], "documented", name))
+
+
+def scenario_anchor(cell: dict[str, Any], side: str, name: str) -> str:
+    return f"c{cell['column']}-{cell['kind']}-{cell['transport']}-{side}-scenario-{name}"
+
+
 def profile_rows(data: dict[str, Any]) -> list[list[Cell]]:
     profiles = data["profiles"]
     switches = list(profiles[0]["switches"])
@@ -145,6 +180,17 @@ def counterexamples(data: dict[str, Any]) -> list[tuple[str, str, list[str]]]:
                     f"{label}, {cell['kind']} {cell['transport']}, profile {cell[side]['profile']}: {what}"
                 )
                 found.append((key, heading, failure["text"]))
+        for result in cell.get("scenarios", []):
+            for side in ("own", "documented"):
+                run = result[side]
+                if run is None or not run.get("broken"):
+                    continue
+                profile = "documented" if side == "documented" else data["columns"][cell["column"]]["profile"]
+                heading = (
+                    f"{label}, {cell['kind']} {cell['transport']}, profile {profile}: "
+                    f"scenario {result['name']} breaks {run['broken']}"
+                )
+                found.append((scenario_anchor(cell, side, result["name"]), heading, run["text"]))
     return found
 
 
@@ -182,6 +228,13 @@ def to_markdown(data: dict[str, Any]) -> str:
         "linked to the shortest counterexample.",
         "",
         *_md_table(["guarantee", *versions], guarantee_rows(data)),
+        "",
+        "## The reference notes' recipes, replayed in every cell",
+        "",
+        f"{KEPT} as documented in every cell it applies to; {BROKEN} the guarantee it breaks against "
+        "`documented`, and where, linked to the run.",
+        "",
+        *_md_table(["scenario", *versions], scenario_rows(data)),
         "",
         "## Profiles: how each line differs from `documented`",
         "",
@@ -242,6 +295,10 @@ def to_html(data: dict[str, Any]) -> str:
         f"<p>{KEPT} kept in every cell checked; {BROKEN} broken in the cells named (kind/transport), "
         "linked to the shortest counterexample.</p>",
         *_html_table(["guarantee", *versions], guarantee_rows(data)),
+        "<h2>The reference notes' recipes, replayed in every cell</h2>",
+        f"<p>{KEPT} as documented in every cell it applies to; {BROKEN} the guarantee it breaks against "
+        "<code>documented</code>, and where, linked to the run.</p>",
+        *_html_table(["scenario", *versions], scenario_rows(data)),
         "<h2>Profiles: how each line differs from <code>documented</code></h2>",
         *_html_table(["switch", *(p["name"] for p in data["profiles"])], profile_rows(data)),
         "<h2>Counterexamples</h2>",
