@@ -33,6 +33,7 @@ from model.profiles import DOCUMENTED, PROFILES, Profile, profile_for_version
 from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Timeout, Transport, Worker
 from model.table import (
     ATTRIBUTES,
+    POLL_INTERVALS,
     TRANSITIONS,
     Close,
     Connect,
@@ -58,6 +59,7 @@ __all__ = [
     "BY_NAME",
     "DOCUMENTED",
     "GUARANTEES",
+    "POLL_INTERVALS",
     "PROFILES",
     "TRANSITIONS",
     "Call",
