@@ -487,7 +487,8 @@ def _serve_waiting(profile: Profile, state: State) -> State:
             if not state.queued:
                 return state
             state = _turn_ends(_accept(profile, state, state.queued[0].wid))
-        elif state.at_cap:
+            continue
+        if state.at_cap:
             return attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.LOOP))
         if not state.queued:
             return _reap_exited(state)

@@ -103,7 +103,7 @@ def assert_cap_well_formed(state: State) -> None:
         assert waiting, f"{_names(queued)} wait, but the loop does not: {server}"
         assert server.phase is Phase.OPEN
     if server.capped is None:
-        if server.loop:
+        if server.loop and server.poll_interval is Timeout.SHORT:  # else it is in select()
             assert not state.at_cap, "serve_forever() runs on at max_children"
         return
     assert server.kind is Kind.FORK, "only ForkingMixIn has max_children"
@@ -411,8 +411,10 @@ def test_model_cap_the_loop_takes_queued_connections_oldest_first_and_below_the_
         # only a child's exit lets the waiting loop go on, or a new loop after shutdown() stopped it
         assert isinstance(event, Release | Serve), event
         assert taken == waiting[: len(taken)]
-        # it forked only below max_children, and stops at it again while connections wait
-        assert len(after.held) <= after.server.max_children, after
+        # it forked only below max_children, and stops at it again while connections wait; a
+        # new loop without poll_interval takes one first, and only then looks at the cap
+        beyond = isinstance(event, Serve) and event.poll_interval is Timeout.NONE
+        assert len(after.held) <= after.server.max_children + beyond, after
         if after.queued:
             assert after.server.capped is Capped.LOOP and after.at_cap, after
 

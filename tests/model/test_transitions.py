@@ -1020,3 +1020,18 @@ def test_no_poll_refusals_close_under_the_loop_and_other_poll_intervals(kind: Ki
     assert not allowed(s, Close()) and not allowed(s, Close(by_exit=True))
     assert not allowed(State.initial(kind), Serve(Timeout.LONG))
     assert allowed(run(DOCUMENTED, State.initial(kind), Serve()), Close())  # misuse, modelled
+
+
+@each_profile
+def test_no_poll_a_new_loop_takes_one_waiting_connection_before_it_looks_at_the_cap(profile: Profile) -> None:
+    s = run(profile, State.initial(F), SetAttr("max_children", 2), Serve(), Connect(), Connect())
+    s = run(profile, s, Connect(), Connect(), Shutdown(), Release(0))  # stopped with w2, w3 waiting
+    s = step(profile, s, SetAttr("max_children", 1))
+    assert s == State(
+        Server(F, max_children=1, is_shut_down=True),
+        (exited(0, Reaped.YES), Worker(1, F), queued(2), queued(3)),
+    )
+    s = step(profile, s, NO_POLL)
+    # select() returns at once for w2: accepted, then service_actions() waits at the cap
+    capped = Server(F, loop=True, poll_interval=Timeout.NONE, max_children=1, capped=Capped.LOOP)
+    assert s == State(capped, (exited(0, Reaped.YES), Worker(1, F), Worker(2, F), queued(3)))
