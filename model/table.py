@@ -366,7 +366,12 @@ def serve(profile: Profile, state: State, event: Event) -> State:
             attrs.evolve(w, reaped=Reaped.MAYBE) if w.exited_child and w.reaped is Reaped.NO else w
             for w in workers
         )
-    return attrs.evolve(state, server=attrs.evolve(server, loop=True), workers=workers)
+    state = attrs.evolve(state, server=attrs.evolve(server, loop=True), workers=workers)
+    if event.poll_interval is Timeout.SHORT and state.queued:
+        # Its first turn's select() finds a connection waiting (left by a loop that stopped)
+        # and accepts it before that turn's service_actions() looks at max_children.
+        state = _accept(profile, state, state.queued[0].wid)
+    return state
 
 
 def shutdown(profile: Profile, state: State, event: Event) -> State:
