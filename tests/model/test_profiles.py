@@ -50,13 +50,15 @@ CPYTHON_36, CPYTHON_37, CPYTHON_38, CPYTHON_312 = (
         ((3, 11, 7), "cpython-3.8"),
         ((3, 12, 0), "cpython-3.12"),
         ((3, 13, 0), "cpython-3.12"),
+        ((2, 7, 16), "cpython-2.7"),
+        ((2, 7, 18), "cpython-2.7"),
     ],
 )
 def test_each_version_gets_the_profile_of_its_line(version, name) -> None:
     assert profile_for_version(version) == PROFILES[name]
 
 
-@pytest.mark.parametrize("version", [(2, 7, 18), (3, 5, 10), (3, 6, 5), (3, 14, 0)])
+@pytest.mark.parametrize("version", [(2, 7, 15), (3, 5, 10), (3, 6, 5), (3, 14, 0)])
 def test_versions_no_profile_models(version) -> None:
     assert profile_for_version(version) is None
 
