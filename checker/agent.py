@@ -365,6 +365,7 @@ class Agent(object):
         self.close_call = None
         self.dispatch_call = None
         self.loop_call = None
+        self.loop_poll = POLL  # the poll_interval of the last serve_forever()
         self.shutdown_call = None
         # Work for the running loop's next service_actions() to do first, then report.
         self.next_turn = None
@@ -473,7 +474,9 @@ class Agent(object):
             client.sendto(b"sockcheck request %d" % request.rid, self._server_address())
         client.settimeout(None)
 
-    def cmd_connect(self, rejected=False, queued=False, fails=False, hangs_up=False, listening=False):
+    def cmd_connect(
+        self, rejected=False, queued=False, fails=False, hangs_up=False, listening=False, stops_loop=False
+    ):
         request = self._new_request("c", rejected)
         rid = request.rid
         request.fails = fails
@@ -483,14 +486,21 @@ class Agent(object):
         # The server is done with the request once it is dispatched (a rejected one, or one
         # whose worker failed to start: once the server closed it).
         done = "close_request" if rejected or fails else "dispatched"
-        if queued:  # the loop waits at max_children: it must not take it
+        if queued:  # the loop waits at max_children, or it wakes to shutdown(): it must not take it
             request.queued = True
             if not self._serving():  # 2.7: handle_request() takes it, then waits at the cap
                 if listening:
                     self.dispatch_call.settle(False, self.deadline)
                 else:
                     self._handle_request(must_return=False, listens=True)
-            if self.events.wait_for(lambda log: self._has(log, done, rid, AGENT_PID), QUEUED_GRACE):
+            if stops_loop:  # once both calls returned, the log says whether the loop took it
+                self.shutdown_call.settle(True, self.deadline)
+                self.loop_call.settle(True, self.deadline)
+                self.events.sync(self.deadline)
+                taken = self._has(self.events.log, done, rid, AGENT_PID)
+            else:
+                taken = self.events.wait_for(lambda log: self._has(log, done, rid, AGENT_PID), QUEUED_GRACE)
+            if taken:
                 self._wait_accepted(request)  # it did: let its worker show itself
             return self.observe()
         if self._serving():  # serve_forever() takes it; nothing else says when it is done
@@ -505,10 +515,18 @@ class Agent(object):
         if dispatched and not rejected and not fails:
             self._wait_events(lambda log: self._has(log, "enter", rid))
             self._learn_worker(request)
+        self._settle_loop()
         return self.observe()
 
     def _serving(self):
         return self.loop_call is not None and not self.loop_call.done.is_set()
+
+    def _settle_loop(self):
+        """A loop without poll_interval turns only when a connection arrives, and ends the turn
+        in service_actions(): wait until it sits in one C call again, select() or the cap's
+        waitpid(), so the turn is over and a shutdown() now finds it there."""
+        if self._serving() and self.loop_poll is None:
+            self.loop_call.settle(False, self.deadline)
 
     def cmd_hang_up(self, rid):
         self._hang_up(self.requests[rid])
@@ -522,19 +540,28 @@ class Agent(object):
         request.client.close()
         request.hung_up = True
 
-    def cmd_serve(self, turn=False, returns=False, accepted=()):
+    def cmd_serve(self, turn=False, returns=False, accepted=(), poll_interval=POLL):
         """serve_forever() on a thread of its own; `accepted`: connections waiting in the
-        backlog (of a loop stopped at max_children) that this loop takes."""
+        backlog (of a loop stopped at max_children) that this loop takes. With poll_interval
+        None its select() waits for a connection: watched, to see it sit there."""
         server = self.server
         self.loop_start = len(self.events.log)
         self.count_turns = turn
-        self.loop_call = Call("serve_forever", lambda: server.serve_forever(POLL), self.events, watch=False)
+        self.loop_poll = poll_interval
+        self.loop_call = Call(
+            "serve_forever",
+            lambda: server.serve_forever(poll_interval),
+            self.events,
+            watch=poll_interval is None,
+        )
         for other in accepted:
             self._wait_accepted(self.requests[other])
         if returns:  # a shutdown() flag was set (misuse): it stops before its first poll
             self.loop_call.done.wait(self.deadline)
             if self.shutdown_call is not None:  # and answers a shutdown() that waits for it
                 self.shutdown_call.done.wait(self.deadline)
+        elif poll_interval is None:  # no turn comes by itself
+            self._settle_loop()
         elif turn:  # its first service_actions() has reaped what had exited before
             self._wait_turns(self.loop_start, 1)
         else:
@@ -631,6 +658,7 @@ class Agent(object):
         call = self.dispatch_call
         if call is not None and not call.done.is_set():
             call.settle(dispatch_must_return, self.deadline)
+        self._settle_loop()  # an exit below max_children let it go on
         return self.observe()
 
     def _wait_accepted(self, request):
@@ -750,7 +778,13 @@ class Agent(object):
         self._wake_waiting_dispatch()
         stopping = self.shutdown_call is not None and not self.shutdown_call.done.is_set()
         if self._serving() and not stopping:  # a loop started again after a shutdown() too
-            self._shutdown()
+            self._shutdown(watch=self.loop_poll is None)
+        if self._serving() and self.loop_poll is None and not _closed(self.server.socket):
+            # its select() waits for a connection: one, made once shutdown() waits (so its flag
+            # is set), wakes it to see the flag; rejected, should the loop take it after all
+            self.shutdown_call.settle(False, max(0, end - time.monotonic()))
+            with contextlib.suppress(OSError):
+                self._reach(self._new_request("wake", rejected=True))
         if stopping and not self._serving():  # misuse: it waits for a loop; answer it in its place
             shut_down = getattr(self.server, "_BaseServer__is_shut_down", None)
             if shut_down is not None:

@@ -186,13 +186,18 @@ class Driver:
         fails: bool = False,
         hangs_up: bool = False,
         listening: bool = False,
+        stops_loop: bool = False,
     ) -> Observation:
         """A client connects (or sends); with `hangs_up`, it resets the connection at once;
-        with `listening`, the handle_request() already waiting takes it (none is started)."""
+        with `listening`, the handle_request() already waiting takes it (none is started);
+        with `stops_loop` (and `queued`), it wakes a loop without poll_interval that a
+        shutdown() waits for: both return, and the connection waits in the backlog."""
         command = {"op": "connect", "rejected": rejected, "fails": fails, "hangs_up": hangs_up}
         command["queued"] = queued
         if listening:  # only then: an older agent need not know the word
             command["listening"] = True
+        if stops_loop:  # the same
+            command["stops_loop"] = True
         return _observation(self._ask(command))
 
     def hang_up(self, wid: int) -> Observation:
@@ -200,14 +205,20 @@ class Driver:
         return _observation(self._ask({"op": "hang_up", "rid": wid}))
 
     def serve(
-        self, turn: bool = False, returns: bool = False, accepted: list[int] | None = None
+        self,
+        turn: bool = False,
+        returns: bool = False,
+        accepted: list[int] | None = None,
+        poll_interval: Timeout = Timeout.SHORT,
     ) -> Observation:
         """Start serve_forever(); with `turn`, return once a whole turn of its loop is done;
         with `returns`, once it has returned (a shutdown() flag was set); `accepted`: waiting
-        connections it takes."""
+        connections it takes. With `poll_interval` NONE, once it sits in select()."""
         command: dict[str, Any] = {"op": "serve", "turn": turn, "returns": returns}
         if accepted:  # only then: an older agent need not know the word
             command["accepted"] = accepted
+        if poll_interval is not Timeout.SHORT:  # the same; SHORT is the agent's own POLL
+            command["poll_interval"] = TIMEOUT_SECONDS[poll_interval]
         return _observation(self._ask(command))
 
     def shutdown(self, must_return: bool = True) -> Observation:

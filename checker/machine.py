@@ -24,6 +24,7 @@ from checker.driver import Driver, TargetFailure
 from model import (
     ATTRIBUTES,
     DOCUMENTED,
+    POLL_INTERVALS,
     Capped,
     Close,
     Connect,
@@ -293,8 +294,9 @@ class RefinementMachine(RuleBasedStateMachine):
                 rejected, fails = outcome is Outcome.RAISE, outcome is Outcome.EXIT
                 wid = len(state.workers)
                 listening = state.server.listening  # a handle_request() waits for it already
+                stops = _stops_loop(state)
                 return Connect(rejected, fails), lambda after: driver.connect(
-                    rejected, after.worker(wid).queued, fails, listening=listening
+                    rejected, after.worker(wid).queued, fails, listening=listening, stops_loop=stops
                 )
             if phase is Phase.CLOSED and self.probes < MAX_PROBES and self._probe_answers():
                 self.probes += 1
@@ -320,10 +322,12 @@ class RefinementMachine(RuleBasedStateMachine):
         if action is Action.TIME_OUT:
             return self._time_out(outcome, index)
         if action is Action.SERVE:  # with a shutdown() flag set (misuse), it returns at once
-            return Serve(), lambda after: driver.serve(
+            poll = POLL_INTERVALS[OUTCOMES.index(outcome) % len(POLL_INTERVALS)]
+            return Serve(poll), lambda after: driver.serve(
                 _loop_turns(after),
                 returns=not after.server.loop,
                 accepted=[w.wid for w in state.queued if not after.worker(w.wid).queued],
+                poll_interval=poll,
             )
         if action is Action.SHUTDOWN:  # it waits for a loop at max_children (or, misuse, for one)
             return Shutdown(), lambda after: driver.shutdown(must_return=not after.server.shutdown_waits)
@@ -332,7 +336,7 @@ class RefinementMachine(RuleBasedStateMachine):
             return None  # a thread server has no use for it; with no child running, nor a fork
         # A running loop re-reads attributes at its next service_actions(), unless it waits
         # at the cap, where it reads max_children only after a child exited.
-        sync = state.server.turning
+        sync = state.server.polls  # one without poll_interval reads them after its next accept
         return SetAttr(name, value), lambda after: driver.set_attr(name, value, sync)
 
     def _time_out(self, variant: Outcome, index: int) -> tuple[Event, Callable[[State], Observation]]:
@@ -358,7 +362,7 @@ class RefinementMachine(RuleBasedStateMachine):
         if variant is Outcome.EXIT and state.server.kind is Kind.THREAD and held:
             wid = held[index % len(held)].wid
             return Close(by_handler=wid), lambda after: driver.close(
-                _close_must_return(after), after.server.turning, by_handler=wid
+                _close_must_return(after), after.server.polls, by_handler=wid
             )
         by_exit = variant is not Outcome.RETURN
         if by_exit and self._lacks(*WITH_BLOCK):
@@ -366,7 +370,7 @@ class RefinementMachine(RuleBasedStateMachine):
         # misuse: a loop it does not stop goes on turning on the closed socket (2.7: it dies,
         # which the same wait sees)
         return Close(by_exit), lambda after: driver.close(
-            _close_must_return(after), state.server.turning, by_exit
+            _close_must_return(after), state.server.polls, by_exit
         )
 
     def _lacks(self, *names: str) -> bool:
@@ -388,8 +392,9 @@ class RefinementMachine(RuleBasedStateMachine):
             return None
         wid = len(state.workers)
         listening = state.server.listening
+        stops = _stops_loop(state)
         return Connect(hangs_up=True), lambda after: driver.connect(
-            queued=after.worker(wid).queued, hangs_up=True, listening=listening
+            queued=after.worker(wid).queued, hangs_up=True, listening=listening, stops_loop=stops
         )
 
     def _probe_answers(self) -> bool:
@@ -476,8 +481,13 @@ class RefinementMachine(RuleBasedStateMachine):
 
 
 def _loop_turns(after: State) -> bool:
-    """A forking server's loop runs freely: its next whole turn reaps the exited children."""
-    return after.server.kind is Kind.FORK and after.server.turning
+    """A forking server's loop polls: its next whole turn reaps the exited children."""
+    return after.server.kind is Kind.FORK and after.server.polls
+
+
+def _stops_loop(before: State) -> bool:
+    """A connection now wakes a loop without poll_interval to the flag a shutdown() set."""
+    return before.server.waits_in_select and before.server.shutdown_request
 
 
 def _dispatch_waits(after: State) -> bool:

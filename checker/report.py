@@ -50,13 +50,19 @@ def _event_parts(event: Event, before: State) -> tuple[str, str]:
         wid = len(before.workers)
         if before.server.capped is not None:
             return call, f"w{wid} waits in the backlog" + (", reset" if event.hangs_up else "")
+        if before.server.waits_in_select and before.server.shutdown_request:
+            return call, f"wakes the loop, which stops: w{wid} waits in the backlog"
         spawner = "serve_forever()" if before.server.loop else "handle_request()"
         return call, f"{spawner} spawns w{wid}" + (", its client already gone" if event.hangs_up else "")
     if isinstance(event, HangUp):
         return f"hang_up(w{event.wid})", "its client resets the connection"
     if isinstance(event, Serve):
+        if event.poll_interval is Timeout.NONE:
+            return "server.serve_forever(poll_interval=None)", "its select() waits for a connection"
         return "server.serve_forever()", "on a thread of its own"
     if isinstance(event, Shutdown):
+        if before.server.waits_in_select:
+            return "server.shutdown()", "it waits: nothing wakes the loop but a connection"
         return "server.shutdown()", ""
     if isinstance(event, TimeOut):
         return _time_out_text(event, before)
@@ -102,6 +108,8 @@ def steps_text(steps: tuple[Step, ...]) -> list[str]:
 
 def worker_expected(worker: Worker) -> str:
     parts = [f"w{worker.wid}"]
+    if worker.queued:
+        return f"w{worker.wid} waits in the backlog" + (" (to be rejected)" if worker.rejected else "")
     if worker.rejected:
         return f"w{worker.wid} rejected"
     if worker.held:
@@ -130,6 +138,10 @@ def state_text(state: State) -> str:
         phase += "; handle_request() waits for a connection"
     if server.capped is not None:
         phase += f"; {server.capped.value} waits at max_children={server.max_children}"
+    if server.waits_in_select:
+        phase += "; serve_forever() waits in select() for a connection"
+    if server.shutdown_waits:
+        phase += "; shutdown() waits for the loop to stop"
     attrs = f"block_on_close={server.block_on_close}"
     if server.kind is Kind.THREAD:
         attrs += f", daemon_threads={server.daemon_threads}"

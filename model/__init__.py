@@ -15,6 +15,11 @@ either a pure function returning a new frozen state or a ``Refused`` with its re
 each event one state-triggered rule runs (``table.settle``): a close whose awaited workers
 have all finished returns.
 
+``serve_forever()`` either polls (a short ``poll_interval``: it turns, reaps and sees a
+``shutdown()`` by itself) or, with ``poll_interval=None``, sits in ``select()`` until a
+connection arrives: then it turns only for connections, and a ``shutdown()`` waits for the
+next one, which wakes the loop to the flag and stays in the backlog (bpo-35017).
+
 The real system is concurrent, so the model is nondeterministic where the real server is:
 a blocking fork close reaps exited children in an order of its own (``Reaped.MAYBE``), and
 ``documented`` allows a server to reap finished children sooner than CPython does. A
@@ -33,6 +38,7 @@ from model.profiles import DOCUMENTED, PROFILES, Profile, profile_for_version
 from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Timeout, Transport, Worker
 from model.table import (
     ATTRIBUTES,
+    POLL_INTERVALS,
     TRANSITIONS,
     Close,
     Connect,
@@ -58,6 +64,7 @@ __all__ = [
     "BY_NAME",
     "DOCUMENTED",
     "GUARANTEES",
+    "POLL_INTERVALS",
     "PROFILES",
     "TRANSITIONS",
     "Call",

@@ -13,7 +13,7 @@ import attrs
 
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import Profile
-from model.state import Capped, Kind, Outcome, Phase, Reaped, State, Worker
+from model.state import Capped, Kind, Outcome, Phase, Reaped, State, Timeout, Worker
 from model.table import Connect, Event, Release, Serve, Shutdown, TimeOut, listener_held, server_sockets
 
 
@@ -135,8 +135,13 @@ def _loop_reaps(v: StepView) -> list[str]:
 
 
 def _loop_turned(v: StepView) -> bool:
-    """A step after which the checker waited for a whole turn of a freely running loop."""
-    return isinstance(v.event, Release | Serve) and v.after.server.turning
+    """A step after which the checker waited for a whole turn of a loop that polls, or for a
+    loop with no poll_interval to be back in select() (or at max_children) after a turn."""
+    after = v.after.server
+    if after.polls:
+        return isinstance(v.event, Release | Serve)
+    no_poll = after.loop and after.poll_interval is Timeout.NONE
+    return no_poll and isinstance(v.event, Connect | Release | Serve)
 
 
 def _timeout_reaps(v: StepView) -> list[str]:
@@ -301,6 +306,30 @@ def _shutdown_stops_loop(v: StepView) -> list[str]:
     return found
 
 
+def _nothing_accepted_after_shutdown(v: StepView) -> list[str]:
+    """A connection still waiting once the loop has stopped waits because shutdown() was
+    called (the loop stopped at it, or a connection woke it to it): it must not have been
+    taken, not even to be rejected."""
+    if v.after.server.loop:
+        return []  # waiting at max_children: max-children judges them
+    seen = {o.wid: o for o in v.obs.workers}
+    return [
+        f"w{w.wid} was accepted after shutdown() was called ({_accepted(seen[w.wid])})"
+        for w in v.after.queued
+        if w.wid in seen and _accepted(seen[w.wid])
+    ]
+
+
+def _accepted(o: WorkerObs) -> str:
+    """What shows that the server took a connection ("" if nothing does): its handler ran, or
+    the server shut it down itself."""
+    if o.entered:
+        return f"its handler ran {o.entered} times"
+    if o.shutdown_request != Where() or o.close_request != Where():
+        return "the server shut it down"
+    return ""
+
+
 def _loop_runs_until_shutdown(v: StepView) -> list[str]:
     if not v.after.server.loop or v.obs.loop is Call.BLOCKED:
         return []
@@ -321,7 +350,7 @@ def _max_children(v: StepView) -> list[str]:
     seen = {o.wid: o for o in v.obs.workers}
     after, before = v.after, v.before
     running = f"{len(after.held)} children ran at max_children={after.server.max_children}"
-    for w in after.queued:
+    for w in after.queued if after.server.loop else ():  # else they wait for a shutdown()'s sake
         if w.wid in seen and seen[w.wid].entered:
             found.append(f"w{w.wid} was accepted and handled while {running}")
     for w in before.queued:  # taken by the loop during this step: its handler must have run
@@ -485,10 +514,18 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "shutdown-stops-loop",
         "shutdown() returns only once serve_forever() has stopped, and then serve_forever() "
-        "returns too; at max_children the loop stops once a child exits (misuse: with no loop "
-        "it waits for the next one, which returns at once).",
+        "returns too; at max_children the loop stops once a child exits, with no poll_interval "
+        "at the next connection (misuse: with no loop it waits for the next one, which returns "
+        "at once).",
         "bpo-2302",
         _shutdown_stops_loop,
+    ),
+    Guarantee(
+        "nothing-accepted-after-shutdown",
+        "Once shutdown() has been called, serve_forever() accepts no further connection: one "
+        "that wakes its select() stops it and waits in the backlog.",
+        "bpo-35017",
+        _nothing_accepted_after_shutdown,
     ),
     Guarantee(
         "loop-runs-until-shutdown",

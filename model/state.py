@@ -151,6 +151,9 @@ class Server:
     # handle_request() waits in select() for a connection: no timeout in effect passes.
     listening: bool = False
     loop: bool = False  # serve_forever() is running (on a thread of its own)
+    # The running (or last) serve_forever()'s poll_interval: SHORT, its select() times out
+    # within a step, so the loop turns by itself; NONE, select() waits for a connection.
+    poll_interval: Timeout = Timeout.SHORT
     # block_on_close as the close in progress read it as it started (setting the attribute
     # during the close changes nothing for that close). ForkingMixIn: it reaps blocking;
     # ThreadingMixIn 3.6/3.7: it joins its list, and drops it.
@@ -178,6 +181,19 @@ class Server:
     def turning(self) -> bool:
         """serve_forever() runs and is not waiting at max_children: its loop turns freely."""
         return self.loop and self.capped is None
+
+    @property
+    def polls(self) -> bool:
+        """The loop turns freely and by itself: its select() times out every poll_interval,
+        and each turn ends in service_actions()."""
+        return self.turning and self.poll_interval is Timeout.SHORT
+
+    @property
+    def waits_in_select(self) -> bool:
+        """serve_forever(poll_interval=None) turns freely but sits in select() until a
+        connection arrives: nothing else wakes it, not shutdown(), not a child's exit, so its
+        service_actions() runs only after it took a connection."""
+        return self.turning and self.poll_interval is Timeout.NONE
 
     @property
     def shutdown_waits(self) -> bool:

@@ -100,7 +100,13 @@ class Serve:
     While it runs, it accepts each connection and spawns its worker, and after every poll
     it calls service_actions(): ForkingMixIn reaps the children that have exited (the
     checker waits for the loop's next whole turn after a release, and after the start).
+
+    With `poll_interval` NONE its select() has no timeout: the loop turns only when a
+    connection arrives, so it reaps only then, and a shutdown() waits for that connection,
+    which then stops the loop unaccepted (bpo-35017's window, held open).
     """
+
+    poll_interval: Timeout = Timeout.SHORT  # one of POLL_INTERVALS
 
 
 @attrs.frozen
@@ -115,6 +121,9 @@ class Shutdown:
 
 
 Event = Connect | Release | SetAttr | Close | TimeOut | Serve | Shutdown | HangUp
+
+# serve_forever()'s modelled poll intervals: one that passes within a step, and None.
+POLL_INTERVALS = (Timeout.SHORT, Timeout.NONE)
 
 # The modelled attributes and the values the model sets them to. max_children is at least 1:
 # at 0, CPython's cap loop spins forever on an empty set of children.
@@ -166,11 +175,17 @@ def spawn(profile: Profile, state: State, event: Event) -> State:
     state = attrs.evolve(state, workers=(*state.workers, waiting))
     if state.server.capped in (Capped.LOOP, Capped.FORK):
         return state
+    if state.server.waits_in_select and state.server.shutdown_request:
+        # It wakes select(), and the loop sees the flag before accepting (bpo-35017's fix): it
+        # stops, and the connection waits in the backlog.
+        return attrs.evolve(state, server=_loop_stopped(state.server))
     if state.server.listening:  # the handle_request() that waits for it takes it
         state = attrs.evolve(state, server=attrs.evolve(state.server, listening=False))
     if _waits_before_fork(profile, state, waiting):
         return _wait_before_fork(state)
-    return _accept(profile, state, waiting.wid)
+    loop_woken = state.server.waits_in_select
+    state = _accept(profile, state, waiting.wid)
+    return _turn_ends(profile, state) if loop_woken else state
 
 
 def _waits_before_fork(profile: Profile, state: State, waiting: Worker) -> bool:
@@ -220,8 +235,10 @@ def release(profile: Profile, state: State, event: Event) -> State:
     retained = worker.kind is Kind.THREAD and _server_may_hold(profile, worker)
     reaped = worker.reaped
     awaited = state.server.phase is Phase.CLOSING and event.wid in state.server.awaited
-    reaping_loop = state.server.loop and profile.service_actions  # 2.7's loop never reaps
-    if (awaited or reaping_loop) and worker.kind is Kind.FORK:
+    # A loop waiting in select() for a connection does not wake for a child's exit; 2.7's
+    # loop never reaps.
+    loop_reaps = state.server.loop and not state.server.waits_in_select and profile.service_actions
+    if (awaited or loop_reaps) and worker.kind is Kind.FORK:
         reaped = Reaped.MAYBE  # the waiting close, or service_actions(), reaps it in its time
     finished = attrs.evolve(
         worker, held=False, outcome=event.outcome, reaped=reaped, may_be_retained=retained
@@ -252,6 +269,8 @@ def _child_exited(profile: Profile, state: State, worker: Worker) -> State:
     if capped is Capped.LOOP:
         if state.server.shutdown_request:  # the WNOHANG pass ends service_actions(); the loop stops
             return _reap_exited(attrs.evolve(state, server=_loop_stopped(state.server)))
+        if state.server.waits_in_select:  # the WNOHANG pass, then select() (the checker waits)
+            return _reap_exited(state)
         return state  # service_actions() goes on reaping in its time: MAYBE
     if capped is Capped.CLOSE and state.server.close_blocks:
         return state  # the blocking pass follows; `settle` reaps all as close returns
@@ -360,29 +379,34 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
 
 def serve(profile: Profile, state: State, event: Event) -> State:
     """serve_forever() starts; its first service_actions() reaps the exited children (at
-    max_children, its cap loop reaps them in an order of its own: MAYBE).
+    max_children, its cap loop reaps them in an order of its own: MAYBE). With no
+    poll_interval there is no such turn until a connection arrives: it reaps nothing yet.
 
     A shutdown() flag already set (misuse) stops it before its first poll: it returns at
     once, answering a shutdown() that waits, and reaps nothing. 2.7's loop has no
     service_actions(): it reaps nothing either way."""
-    server = attrs.evolve(state.server, is_shut_down=False, loop_raised=False)
+    assert isinstance(event, Serve)
+    server = attrs.evolve(
+        state.server, is_shut_down=False, poll_interval=event.poll_interval, loop_raised=False
+    )
     if server.shutdown_request:
         return attrs.evolve(state, server=_loop_stopped(server))
-    workers = tuple(
-        attrs.evolve(w, reaped=Reaped.MAYBE)
-        if w.exited_child and w.reaped is Reaped.NO and profile.service_actions
-        else w
-        for w in state.workers
-    )
+    workers = state.workers
+    if event.poll_interval is Timeout.SHORT and profile.service_actions:
+        workers = tuple(
+            attrs.evolve(w, reaped=Reaped.MAYBE) if w.exited_child and w.reaped is Reaped.NO else w
+            for w in workers
+        )
     return attrs.evolve(state, server=attrs.evolve(server, loop=True), workers=workers)
 
 
 def shutdown(profile: Profile, state: State, event: Event) -> State:
-    """shutdown() sets the flag; a freely turning loop sees it and stops, and shutdown()
+    """shutdown() sets the flag; a loop that polls sees it and stops, and shutdown()
     returns. Otherwise it waits (`Server.shutdown_waits`): for the loop at max_children to
-    get below it, or (misuse) for a serve_forever() to start. The workers go on."""
+    get below it, for the next connection to wake a loop with no poll_interval (`spawn`), or
+    (misuse) for a serve_forever() to start. The workers go on."""
     server = attrs.evolve(state.server, shutdown_request=True)
-    if server.turning:
+    if server.polls:
         server = _loop_stopped(server)
     return attrs.evolve(state, server=server)
 
@@ -490,11 +514,20 @@ def settle(profile: Profile, state: State) -> State:
 
 def _serve_waiting(profile: Profile, state: State) -> State:
     """serve_forever() accepts the waiting connections, one per turn of the loop, until its
-    service_actions() finds the server at max_children and waits there. A loop that turns
-    freely reaps every child that has exited at its next service_actions() (the checker
-    waits for that turn). 2.7's loop has no service_actions(): it waits at the cap only
-    with a connection accepted (`_waits_before_fork`), and an idle one reaps nothing."""
+    service_actions() finds the server at max_children and waits there. A loop that polls
+    reaps every child that has exited at its next service_actions() (the checker waits for
+    that turn); one with no poll_interval turns only for a connection (its select() returns
+    at once for one that waits), accepting it before service_actions() looks at the cap.
+    2.7's loop has no service_actions(): it waits at the cap only with a connection accepted
+    (`_waits_before_fork`), and an idle one reaps nothing."""
     while state.server.turning:
+        if state.server.waits_in_select:
+            if not state.queued:
+                return state
+            if _waits_before_fork(profile, state, state.queued[0]):
+                return _wait_before_fork(state)
+            state = _turn_ends(profile, _accept(profile, state, state.queued[0].wid))
+            continue
         if state.at_cap and profile.service_actions:
             return attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.LOOP))
         if not state.queued:
@@ -502,6 +535,19 @@ def _serve_waiting(profile: Profile, state: State) -> State:
         if _waits_before_fork(profile, state, state.queued[0]):
             return _wait_before_fork(state)
         state = _accept(profile, state, state.queued[0].wid)
+    return state
+
+
+def _turn_ends(profile: Profile, state: State) -> State:
+    """A turn of a loop with no poll_interval that took a connection ends in service_actions():
+    ForkingMixIn reaps every exited child (its cap loop reaps them before it waits), then waits
+    at max_children, or the loop is back in select() (the checker waits for either). 2.7's
+    goes straight back to select()."""
+    if not profile.service_actions:
+        return state
+    state = _reap_exited(state)
+    if state.at_cap:
+        return attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.LOOP))
     return state
 
 
@@ -555,7 +601,17 @@ def _refusal(state: State, event: Event) -> str | None:
         or _hang_up_refusal(state, event)
         or _closer_refusal(state, event)
         or _timeout_refusal(state, event)
+        or _poll_refusal(state, event)
     )
+
+
+def _poll_refusal(state: State, event: Event) -> str | None:
+    if isinstance(event, Serve) and event.poll_interval not in POLL_INTERVALS:
+        return "serve_forever() is modelled with a short poll_interval or None"
+    if state.server.waits_in_select and isinstance(event, Close):
+        # select() holds the closed socket, which goes on listening until a connection wakes it
+        return "server_close() under serve_forever(poll_interval=None) (misuse) is not modelled"
+    return None
 
 
 _LISTENING_REFUSALS: dict[type, str] = {

@@ -65,6 +65,21 @@ def after(*events: Event) -> State:
         ),
         ((), SetAttr("timeout", Timeout.LONG), "server.timeout = 3600.0      # never passes within a run"),
         ((Serve(),), Shutdown(), "server.shutdown()"),
+        (
+            (),
+            Serve(Timeout.NONE),
+            "server.serve_forever(poll_interval=None) # its select() waits for a connection",
+        ),
+        (
+            (Serve(Timeout.NONE),),
+            Shutdown(),
+            "server.shutdown()            # it waits: nothing wakes the loop but a connection",
+        ),
+        (
+            (Serve(Timeout.NONE), Shutdown()),
+            Connect(),
+            "connect()                    # wakes the loop, which stops: w0 waits in the backlog",
+        ),
         ((), SetAttr("block_on_close", False), "server.block_on_close = False"),
     ],
 )

@@ -60,7 +60,7 @@ def run(profile: Profile, state: State, *events: Event) -> State:
 def candidates(state: State) -> list[Event]:
     """Every event worth trying in `state`, allowed or not (one release past the last worker)."""
     events: list[Event] = [Connect(), Connect(rejected=True), Connect(fails=True), Connect(hangs_up=True)]
-    events += [TimeOut(), Close(), Serve(), Shutdown()]
+    events += [TimeOut(), Close(), Shutdown()] + [Serve(poll) for poll in Timeout]
     events += [
         TimeOut(t, own) for t in (None, *Timeout) for own in (None, *Timeout) if (t, own) != (None, None)
     ]

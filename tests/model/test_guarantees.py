@@ -1233,6 +1233,60 @@ def test_shutdown_stops_loop_misuse_flags_a_loop_ignoring_a_stale_flag(profile: 
     }
 
 
+# --- nothing-accepted-after-shutdown ----------------------------------------------------------
+
+NO_POLL = Serve(Timeout.NONE)
+
+
+@each_kind
+@each_profile
+def test_nothing_accepted_after_shutdown_flags_the_connection_that_woke_the_loop(
+    profile: Profile, kind: Kind
+) -> None:
+    view = view_after(profile, kind, NO_POLL, Shutdown(), Connect())
+    assert view.after.worker(0).queued
+    assert (view.obs.shutdown, view.obs.loop) == (Call.RETURNED, Call.RETURNED)
+    assert_keeps_all(view)
+    # bpo-35017 unfixed: the loop took it, then looked at the flag
+    assert flagged(with_worker(view, 0, entered=1)) == {
+        "nothing-accepted-after-shutdown": [
+            "w0 was accepted after shutdown() was called (its handler ran 1 times)"
+        ]
+    }
+    view = view_after(profile, kind, NO_POLL, Shutdown(), Connect(rejected=True))
+    taken = with_worker(view, 0, shutdown_request=Where(server=1), close_request=Where(server=1))
+    assert flagged(taken) == {
+        "nothing-accepted-after-shutdown": [
+            "w0 was accepted after shutdown() was called (the server shut it down)"
+        ]
+    }
+
+
+@each_profile
+def test_nothing_accepted_after_shutdown_flags_a_connection_a_loop_stopped_at_the_cap_took(
+    profile: Profile,
+) -> None:
+    view = view_after(
+        profile, F, SetAttr("max_children", 1), Connect(), Serve(), Connect(), Shutdown(), Release(0)
+    )
+    assert view.after.worker(1).queued and not view.after.server.loop
+    assert_keeps_all(view)
+    assert flagged(with_worker(view, 1, entered=1)) == {
+        "nothing-accepted-after-shutdown": [
+            "w1 was accepted after shutdown() was called (its handler ran 1 times)"
+        ]
+    }
+
+
+@each_kind
+@each_profile
+def test_nothing_accepted_after_shutdown_passes_the_next_loop_taking_the_backlog(
+    profile: Profile, kind: Kind
+) -> None:
+    assert_keeps_all(view_after(profile, kind, NO_POLL, Shutdown(), Connect(), Serve()))
+    assert_keeps_all(view_after(profile, kind, NO_POLL, Connect(), Shutdown(), Connect(), NO_POLL))
+
+
 # --- loop-runs-until-shutdown -----------------------------------------------------------------
 
 
@@ -1279,6 +1333,29 @@ def test_loop_reaps_passes_a_zombie_while_the_loop_waits_at_max_children(profile
     assert view.after.server.capped is Capped.LOOP
     assert_keeps_all(with_worker(view, 0, child=Child.ZOMBIE, exit_status=0))
     assert_keeps_all(with_worker(view, 0, child=Child.REAPED))
+
+
+@each_profile
+def test_loop_reaps_flags_a_zombie_after_a_loop_without_poll_took_a_connection(profile: Profile) -> None:
+    view = view_after(profile, F, Connect(), Release(0), NO_POLL, Connect())
+    assert view.obs.workers[0].child is Child.REAPED
+    assert flagged(with_worker(view, 0, child=Child.ZOMBIE, exit_status=0)) == {
+        "loop-reaps": ["w0's child is still a zombie after a whole turn of serve_forever()"]
+    }
+
+
+def test_loop_reaps_passes_a_zombie_while_a_loop_without_poll_sleeps_and_as_built_flags_its_reaping() -> None:
+    for events in ([Connect(), Release(0), NO_POLL], [NO_POLL, Connect(), Release(0)]):
+        for profile in (DOCUMENTED, CPYTHON_38):
+            view = view_after(profile, F, *events)
+            assert view.obs.workers[0].child is Child.ZOMBIE
+            assert_keeps_all(view)
+        # documented allows reaping sooner; cpython-3.8's select() does not wake for the exit
+        assert_keeps_all(with_worker(view_after(DOCUMENTED, F, *events), 0, child=Child.REAPED))
+        reaped = with_worker(view_after(CPYTHON_38, F, *events), 0, child=Child.REAPED, exit_status=None)
+        assert flagged(reaped) == {
+            "reaped-as-modelled": ["w0's child was reaped where cpython-3.8 reaps nothing"]
+        }
 
 
 # --- handle-error-prints ----------------------------------------------------------------------

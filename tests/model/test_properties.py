@@ -24,6 +24,7 @@ from model import (
     SetAttr,
     State,
     TimeOut,
+    Timeout,
     Worker,
     allowed,
     step,
@@ -68,6 +69,10 @@ def assert_well_formed(state: State, profile: Profile = DOCUMENTED) -> None:
             assert server.transport.stream and worker.spawned, worker
         if worker.queued:
             assert_queued(worker)
+            # a thread server's only backlog: a connection that woke a loop to its shutdown()
+            assert worker.kind is Kind.FORK or not server.loop, (
+                f"w{worker.wid} queued under a thread server's loop"
+            )
             continue
         if not worker.spawned:
             assert_rejected_record(worker)
@@ -80,7 +85,10 @@ def assert_well_formed(state: State, profile: Profile = DOCUMENTED) -> None:
         if worker.kind is Kind.FORK:
             assert not worker.daemon
             assert not worker.tracked
-            if server.loop and worker.exited_child and profile.service_actions:  # it reaps it in its time
+            # service_actions() reaps it in its time (without a poll_interval, at a connection;
+            # 2.7 has none)
+            polls = server.poll_interval is Timeout.SHORT and profile.service_actions
+            if server.loop and polls and worker.exited_child:
                 assert worker.reaped is not Reaped.NO, f"w{worker.wid} is beyond the running loop's reach"
         else:
             assert worker.reaped is Reaped.NO
@@ -98,7 +106,8 @@ def assert_cap_well_formed(state: State, profile: Profile) -> None:
         assert waiting, f"{_names(queued)} wait, but the loop does not: {server}"
         assert server.phase is Phase.OPEN
     if server.capped is None:
-        if server.loop and profile.service_actions:  # 2.7's idle loop runs on at the cap
+        # else it is in select(), or (2.7) runs on at the cap
+        if server.loop and server.poll_interval is Timeout.SHORT and profile.service_actions:
             assert not state.at_cap, "serve_forever() runs on at max_children"
         return
     assert server.kind is Kind.FORK, "only ForkingMixIn has max_children"
@@ -121,7 +130,6 @@ def assert_cap_well_formed(state: State, profile: Profile) -> None:
 
 def assert_queued(worker: Worker) -> None:
     """A connection in the backlog: nothing has run for it, not even verify_request()."""
-    assert worker.kind is Kind.FORK, f"w{worker.wid} queued in a thread server"
     assert not worker.held, f"queued w{worker.wid} is held"
     assert worker.outcome is None
     assert worker.reaped is Reaped.NO, f"queued w{worker.wid} was reaped: it has no child yet"
@@ -162,6 +170,8 @@ def assert_monotonic(before: State, after: State) -> None:
                 failed=old.failed,
                 hung_up=old.hung_up,
             )
+            if new.kind is Kind.THREAD:  # one a woken loop left: its thread is made as it is taken
+                taken = attrs.evolve(taken, daemon=new.daemon, tracked=new.tracked)
             assert new == taken, (old, new)
             continue
         assert old.daemon == new.daemon
@@ -196,9 +206,16 @@ def test_model_rejected_connect_changes_nothing_but_appends_its_record(trace: Tr
         if not (isinstance(event, Connect) and event.rejected and before.server.phase is Phase.OPEN):
             continue
         *kept, record = after.workers
+        if record.queued and not after.server.loop:  # it woke a loop to its shutdown()
+            assert before.server.waits_in_select  # (test_transitions has the rest)
+            continue
         assert not after.server.listening  # a handle_request() waiting for it took it
         server = attrs.evolve(after.server, listening=before.server.listening)
-        assert State(server, tuple(kept)) == before  # no latch, no pruning, no reaping
+        expected = before
+        if before.server.waits_in_select:  # the turn it woke ends in service_actions(): it reaps
+            reaped = [attrs.evolve(w, reaped=Reaped.YES) if w.exited_child else w for w in before.workers]
+            expected = attrs.evolve(before, workers=tuple(reaped))
+        assert State(server, tuple(kept)) == expected  # no latch, no pruning, no other reaping
         assert record.wid == len(before.workers)
         assert_rejected_record(record)
 
@@ -215,7 +232,8 @@ def test_model_may_be_retained_only_on_finished_thread_workers(trace: Trace) -> 
         retained = [w.may_be_retained for w in after.workers]
         prunes = profile.thread_close is not ThreadClose.AT_SPAWN_AND_CLOSE  # all but 3.6/3.7
         spawned = isinstance(event, Connect) and not event.rejected and before.server.phase is Phase.OPEN
-        if spawned and prunes:  # a spawn lets go of every thread that had finished before it
+        queued = spawned and after.workers[-1].queued  # waits in a stopped loop's backlog
+        if spawned and prunes and not queued:  # a spawn lets go of every thread that had finished
             assert not any(retained), (event, after)
         if isinstance(event, Close) and after.server.phase is Phase.CLOSING:
             # as built, the list being joined is held until the join loop ends; the contract
@@ -373,6 +391,9 @@ def test_model_cap_a_Connect_under_a_waiting_loop_only_queues(trace: Trace) -> N
     for before, event, after in steps:
         if not (isinstance(event, Connect) and before.server.phase is Phase.OPEN):
             continue
+        if before.server.waits_in_select and before.server.shutdown_request:  # it stops the loop
+            assert after.workers[-1].queued and not after.server.loop, (before, after)
+            continue
         if before.server.capped is None:  # handle_request(), or a loop below the cap; 2.7:
             # or at it, having accepted the connection, before its fork
             assert after.workers[-1].queued == (after.server.capped is Capped.FORK), (before, after)
@@ -400,8 +421,10 @@ def test_model_cap_the_loop_takes_queued_connections_oldest_first_and_below_the_
         # only a child's exit lets the waiting loop go on, or a new loop after shutdown() stopped it
         assert isinstance(event, Release | Serve), event
         assert taken == waiting[: len(taken)]
-        # it forked only below max_children, and stops at it again while connections wait
-        assert len(after.held) <= after.server.max_children, after
+        # it forked only below max_children, and stops at it again while connections wait; a
+        # new loop without poll_interval takes one first, and only then looks at the cap
+        beyond = isinstance(event, Serve) and event.poll_interval is Timeout.NONE
+        assert len(after.held) <= after.server.max_children + beyond, after
         if after.queued:
             assert after.server.capped is Capped.LOOP and after.at_cap, after
 
@@ -410,7 +433,8 @@ def test_model_cap_the_loop_takes_queued_connections_oldest_first_and_below_the_
 def test_model_thread_servers_ignore_max_children(trace: Trace) -> None:
     profile, steps = trace
     for before, event, after in steps:
-        assert after.server.capped is None and not after.queued
+        assert after.server.capped is None
+        assert not after.queued or not after.server.loop  # only what woke a loop to its shutdown()
         if isinstance(event, SetAttr) and event.name == "max_children":
             assert after == attrs.evolve(before, server=attrs.evolve(before.server, max_children=event.value))
             continue

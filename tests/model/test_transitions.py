@@ -25,6 +25,7 @@ from model import (
     Shutdown,
     State,
     TimeOut,
+    Timeout,
     Worker,
     allowed,
     step,
@@ -913,3 +914,124 @@ def test_cap_thread_servers_ignore_max_children(profile: Profile) -> None:
         capped, plain = step(profile, capped, event), step(profile, plain, event)
         assert capped == attrs.evolve(plain, server=attrs.evolve(plain.server, max_children=1)), event
     assert len(capped.held) == 2 and not capped.queued
+
+
+# --- serve_forever(poll_interval=None): a loop that wakes only for a connection -----------------
+
+NO_POLL = Serve(Timeout.NONE)
+
+
+def waiting(wid: int, kind: Kind) -> Worker:
+    """A connection in the backlog that no loop accepted: nothing ran for it."""
+    return Worker(wid, kind, held=False, queued=True)
+
+
+@each_kind
+@each_profile
+def test_no_poll_Shutdown_waits_until_a_connection_stops_the_loop_unaccepted(
+    profile: Profile, kind: Kind
+) -> None:
+    s = run(profile, State.initial(kind), NO_POLL)
+    loop = Server(kind, loop=True, poll_interval=Timeout.NONE)
+    assert s == State(loop)
+    s = step(profile, s, Shutdown())
+    # the loop sleeps in select(): nothing wakes it to look at the flag
+    assert s == State(attrs.evolve(loop, shutdown_request=True))
+    assert s.server.shutdown_waits
+    s = step(profile, s, Connect())
+    # bpo-35017: woken, it sees the flag before accepting; the connection waits in the backlog
+    stopped = Server(kind, poll_interval=Timeout.NONE, is_shut_down=True)
+    assert s == State(stopped, (waiting(0, kind),))
+    assert not allowed(s, Connect()) and not allowed(s, Close())  # as after a stop at the cap
+    s = step(profile, s, Serve())  # the next loop takes it at once
+    assert s.server.loop and s.workers[0].held and not s.workers[0].queued
+
+
+@each_kind
+@each_profile
+def test_no_poll_the_woken_loop_leaves_a_rejected_or_failing_connection_untouched(
+    profile: Profile, kind: Kind
+) -> None:
+    for connect in (Connect(rejected=True), Connect(fails=True), Connect(hangs_up=True)):
+        s = run(profile, State.initial(kind), NO_POLL, Shutdown(), connect)
+        assert not s.server.loop and not s.server.shutdown_waits
+        (w0,) = s.workers
+        assert w0.queued and not w0.held
+        assert (w0.rejected, w0.failed, w0.hung_up) == (connect.rejected, connect.fails, connect.hangs_up)
+
+
+@each_kind
+@each_profile
+def test_no_poll_a_connection_without_shutdown_is_served_as_by_a_loop_that_polls(
+    profile: Profile, kind: Kind
+) -> None:
+    polled = run(profile, State.initial(kind), Serve(), Connect(), Connect(rejected=True), Release(0))
+    woken = run(profile, State.initial(kind), NO_POLL, Connect(), Connect(rejected=True), Release(0))
+    if kind is T:  # nothing to reap: the same states but for the poll interval
+        assert woken == attrs.evolve(polled, server=attrs.evolve(polled.server, poll_interval=Timeout.NONE))
+    assert [(w.held, w.rejected, w.outcome) for w in woken.workers] == [
+        (w.held, w.rejected, w.outcome) for w in polled.workers
+    ]
+
+
+@each_profile
+def test_no_poll_the_loop_reaps_only_after_it_took_a_connection(profile: Profile) -> None:
+    s = run(profile, State.initial(F), Connect(), Release(0), NO_POLL)
+    # no first poll: no service_actions() until a connection arrives
+    assert s.workers == (exited(0, Reaped.NO),)
+    s = step(profile, s, Connect())  # taken, then service_actions() reaps w0
+    assert s.workers == (exited(0, Reaped.YES), Worker(1, F))
+    s = step(profile, s, Release(1))  # the exit does not wake select()
+    assert s.workers == (exited(0, Reaped.YES), exited(1, Reaped.NO))
+    s = run(profile, s, Shutdown(), Connect())  # woken, it stops before service_actions()
+    assert s.workers == (exited(0, Reaped.YES), exited(1, Reaped.NO), queued(2))
+    assert not s.server.loop
+
+
+@each_profile
+def test_no_poll_the_loop_looks_at_max_children_only_after_an_accept(profile: Profile) -> None:
+    s = run(profile, State.initial(F), SetAttr("max_children", 1), Connect(), NO_POLL)
+    # at the cap, but in select(): not in the cap loop
+    assert s.server == Server(F, loop=True, poll_interval=Timeout.NONE, max_children=1)
+    s = step(profile, s, Connect())  # accepted beyond the cap; then service_actions() waits there
+    capped = Server(F, loop=True, poll_interval=Timeout.NONE, max_children=1, capped=Capped.LOOP)
+    assert s == State(capped, (Worker(0, F), Worker(1, F)))
+    s = run(profile, s, Connect(), Release(0))  # w1 alone is still at the cap
+    assert s == State(capped, (exited(0, Reaped.MAYBE), Worker(1, F), queued(2)))
+    s = step(profile, s, Release(1))
+    # below it: the WNOHANG pass reaps both, select() returns at once for w2, and the cap is
+    # reached again after it
+    assert s == State(capped, (exited(0, Reaped.YES), exited(1, Reaped.YES), Worker(2, F)))
+
+
+@each_profile
+def test_no_poll_Shutdown_at_the_cap_waits_for_a_child_as_with_a_poll(profile: Profile) -> None:
+    s = run(profile, State.initial(F), SetAttr("max_children", 1), NO_POLL, Connect(), Shutdown())
+    assert s.server.capped is Capped.LOOP and s.server.shutdown_waits
+    s = step(profile, s, Release(0))
+    assert s == State(
+        Server(F, poll_interval=Timeout.NONE, max_children=1, is_shut_down=True), (exited(0, Reaped.YES),)
+    )
+
+
+@each_kind
+def test_no_poll_refusals_close_under_the_loop_and_other_poll_intervals(kind: Kind) -> None:
+    s = run(DOCUMENTED, State.initial(kind), NO_POLL)
+    assert not allowed(s, Close()) and not allowed(s, Close(by_exit=True))
+    assert not allowed(State.initial(kind), Serve(Timeout.LONG))
+    assert allowed(run(DOCUMENTED, State.initial(kind), Serve()), Close())  # misuse, modelled
+
+
+@each_profile
+def test_no_poll_a_new_loop_takes_one_waiting_connection_before_it_looks_at_the_cap(profile: Profile) -> None:
+    s = run(profile, State.initial(F), SetAttr("max_children", 2), Serve(), Connect(), Connect())
+    s = run(profile, s, Connect(), Connect(), Shutdown(), Release(0))  # stopped with w2, w3 waiting
+    s = step(profile, s, SetAttr("max_children", 1))
+    assert s == State(
+        Server(F, max_children=1, is_shut_down=True),
+        (exited(0, Reaped.YES), Worker(1, F), queued(2), queued(3)),
+    )
+    s = step(profile, s, NO_POLL)
+    # select() returns at once for w2: accepted, then service_actions() waits at the cap
+    capped = Server(F, loop=True, poll_interval=Timeout.NONE, max_children=1, capped=Capped.LOOP)
+    assert s == State(capped, (exited(0, Reaped.YES), Worker(1, F), Worker(2, F), queued(3)))

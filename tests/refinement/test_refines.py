@@ -195,3 +195,52 @@ def test_a_datagram_child_holds_the_server_socket_under_every_profile(transport:
                 assert replay(driver, profile, Kind.FORK, steps, transport) is None, (target, profile.name)
         finally:
             driver.quit()
+
+
+# serve_forever(poll_interval=None) (SERVE with the second variant): the loop reaps only after
+# it took a connection, and a shutdown() waits for the next one, which stops it unaccepted.
+RETURN, NO_POLL = Outcome.RETURN, Outcome.RAISE
+WINDOW: list[tuple[Action, Outcome]] = [
+    (Action.CONNECT, RETURN),
+    (Action.RELEASE, RETURN),  # w0 ends before any loop runs
+    (Action.SERVE, NO_POLL),  # in select(): no first turn, so nothing reaped
+    (Action.CONNECT, RETURN),  # taken; the turn ends in service_actions(), which reaps w0
+    (Action.RELEASE, RETURN),  # w1's exit does not wake select()
+    (Action.SHUTDOWN, RETURN),  # waits: nothing wakes the loop but a connection
+    (Action.CONNECT, RETURN),  # wakes it to the flag: w2 waits in the backlog (bpo-35017)
+    (Action.SERVE, RETURN),  # a loop that polls takes w2, and reaps w1
+    (Action.RELEASE, RETURN),
+]
+
+
+@pytest.mark.parametrize("kind", [Kind.THREAD, Kind.FORK], ids=lambda k: k.value)
+@pytest.mark.parametrize("target", ["stdlib", "impl"])
+def test_a_loop_without_poll_interval_is_woken_only_by_connections(target: str, kind: Kind) -> None:
+    profile = DOCUMENTED if target == "impl" else profile_for_version(sys.version_info[:3])
+    assert profile is not None
+    driver = Driver(resolve(target, None), deadline=1.0)
+    driver.load()
+    machine = machine_for(RunConfig(driver=driver, profile=profile, kind=kind))()
+    seen = []
+    try:
+        for action, variant in WINDOW:
+            candidate = machine._candidate(action, 0, variant, False)
+            assert candidate is not None and allowed(machine.state, candidate[0]), action
+            assert machine._do(*candidate, choice=0) is None, action
+            seen.append(machine.steps[-1])
+    finally:
+        machine.teardown()
+        driver.quit()
+    woken = seen[6]
+    assert woken.before.server.shutdown_waits and woken.after.worker(2).queued
+    assert not woken.obs.workers[2].entered  # it was not accepted, and both calls returned
+    assert (woken.obs.shutdown.value, woken.obs.loop.value) == ("returned", "returned")
+    if kind is Kind.FORK:  # what each step observed of the children's reaping
+        children = [[o.child.value for o in step.obs.workers[:2] if o.child] for step in seen[2:7]]
+        assert children == [
+            ["exited, not reaped"],
+            ["reaped", "running"],
+            ["reaped", "exited, not reaped"],
+            ["reaped", "exited, not reaped"],
+            ["reaped", "exited, not reaped"],
+        ]

@@ -737,4 +737,27 @@ VARIANTS += (
     ),
 )
 
+# --- serve_forever(poll_interval=None) ---------------------------------------------------------
+
+VARIANTS += (
+    Variant(
+        "shutdown-serves-one-more",
+        "serve_forever() does not look at the flag after select(): the connection that wakes it to "
+        "shutdown() is accepted and handled first (before bpo-35017)",
+        (
+            (
+                "                    ready = selector.select(poll_interval)\n"
+                "                    # bpo-35017: shutdown() called during select(), exit immediately.\n"
+                "                    if self.__shutdown_request:\n"
+                "                        break\n",
+                "                    ready = selector.select(poll_interval)\n",
+            ),
+        ),
+        "thread",
+        "nothing-accepted-after-shutdown",
+        3,
+        "bpo-35017",
+    ),
+)
+
 BY_NAME = {v.name: v for v in VARIANTS}
