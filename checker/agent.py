@@ -783,7 +783,7 @@ class Agent(object):
             # its select() waits for a connection: one, made once shutdown() waits (so its flag
             # is set), wakes it to see the flag; rejected, should the loop take it after all
             self.shutdown_call.settle(False, max(0, end - monotonic()))
-            with contextlib.suppress(OSError):
+            with suppress(OSError):
                 self._reach(self._new_request("wake", rejected=True))
         if stopping and not self._serving():  # misuse: it waits for a loop; answer it in its place
             shut_down = getattr(self.server, "_BaseServer__is_shut_down", None)
