@@ -488,6 +488,11 @@ class Agent(object):
         done = "close_request" if rejected or fails else "dispatched"
         if queued:  # the loop waits at max_children, or it wakes to shutdown(): it must not take it
             request.queued = True
+            if not self._serving():  # 2.7: handle_request() takes it, then waits at the cap
+                if listening:
+                    self.dispatch_call.settle(False, self.deadline)
+                else:
+                    self._handle_request(must_return=False, listens=True)
             if stops_loop:  # once both calls returned, the log says whether the loop took it
                 self.shutdown_call.settle(True, self.deadline)
                 self.loop_call.settle(True, self.deadline)
@@ -777,8 +782,8 @@ class Agent(object):
         if self._serving() and self.loop_poll is None and not _closed(self.server.socket):
             # its select() waits for a connection: one, made once shutdown() waits (so its flag
             # is set), wakes it to see the flag; rejected, should the loop take it after all
-            self.shutdown_call.settle(False, max(0, end - time.monotonic()))
-            with contextlib.suppress(OSError):
+            self.shutdown_call.settle(False, max(0, end - monotonic()))
+            with suppress(OSError):
                 self._reach(self._new_request("wake", rejected=True))
         if stopping and not self._serving():  # misuse: it waits for a loop; answer it in its place
             shut_down = getattr(self.server, "_BaseServer__is_shut_down", None)
@@ -916,7 +921,14 @@ class Agent(object):
 
     def _between_requests(self, log):
         mine = self._mine(log)
-        return sum(1 for e in mine if e["e"] == "handling") == sum(1 for e in mine if e["e"] == "handled")
+        names = [e["e"] for e in mine]
+        open_spans = names.count("handling") - names.count("handled")
+        if open_spans == 0:
+            return True
+        # 2.7: the one request in hand waits at max_children before its fork (its socket is
+        # the server's meanwhile): that is where the server rests until a child exits.
+        last = len(names) - 1 - names[::-1].index("handling")
+        return open_spans == 1 and "capped" in names[last:]
 
     def _server_sockets(self):
         """Sockets open in this process that are not the agent's own (clients, word pairs)."""
@@ -1069,6 +1081,18 @@ def _instrumented_server(agent, base):
         def handle_timeout(self):
             events.emit("handle_timeout")
             base.handle_timeout(self)
+
+        if hasattr(base, "collect_children") and not hasattr(base, "service_actions"):
+            # 2.7: process_request() collects children before each fork. Say when it will wait
+            # there (as many children running as max_children: its zombies are reaped first),
+            # so that an observation need not wait for the request in hand to be forked.
+
+            def collect_children(self):
+                children = self.active_children or ()
+                running = [pid for pid in children if _child_state(pid) == "running"]
+                if children and len(running) >= self.max_children:
+                    events.emit("capped")
+                base.collect_children(self)
 
         def service_actions(self):
             work, agent.next_turn = agent.next_turn, None

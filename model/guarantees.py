@@ -62,6 +62,8 @@ def _dispatch_does_not_wait(v: StepView) -> list[str]:
         return []
     if v.before.server.loop:
         return []  # serve_forever() dispatched it; loop-runs-until-shutdown watches the loop
+    if v.after.server.capped is Capped.FORK:
+        return []  # 2.7: it waits at max_children before the fork; max-children judges it
     if v.obs.dispatch is Call.RETURNED:
         return []
     if v.obs.dispatch is Call.RAISED:
@@ -179,8 +181,9 @@ def _daemon_at_spawn(v: StepView) -> list[str]:
 
 def _handle_error_once(v: StepView) -> list[str]:
     found = []
+    reaches = (Outcome.RAISE, Outcome.EXIT) if v.profile.systemexit_reaches_handle_error else (Outcome.RAISE,)
     for w, o in v.pairs():
-        expected = Where(worker=1) if w.outcome is Outcome.RAISE else Where()
+        expected = Where(worker=1) if w.outcome in reaches else Where()
         if w.failed:
             expected = Where(server=1)  # _handle_request_noblock() catches process_request()'s error
         if o.handle_error != expected:
@@ -285,13 +288,15 @@ def _shutdown_stops_loop(v: StepView) -> list[str]:
     called = isinstance(v.event, Shutdown) or before.shutdown_waits
     answered = called and not after.shutdown_waits
     stopped = (before.loop or isinstance(v.event, Serve)) and not after.loop
+    ended = Call.RAISED if after.loop_raised else Call.RETURNED  # 2.7's loop dies on a closed socket
     found = []
     if called and after.shutdown_waits and obs.shutdown is not Call.BLOCKED:
         found.append(f"shutdown() {obs.shutdown.value} though serve_forever() had not stopped")
     if answered and obs.shutdown is not Call.RETURNED:
         found.append(f"shutdown() {obs.shutdown.value} instead of returning once the loop stopped")
-    if stopped and obs.loop is not Call.RETURNED:
-        found.append(f"serve_forever() {obs.loop.value} after shutdown() was called")
+    if stopped and obs.loop is not ended:
+        why = "on its closed socket" if after.loop_raised else "after shutdown() was called"
+        found.append(f"serve_forever() {obs.loop.value} {why}")
     # The order is judged where the loop reports setting the event shutdown() waits on (the
     # two calls' own returns race: both follow that moment).
     seen_stop, returned = obs.loop_stopped_seq, obs.shutdown_return_seq
@@ -351,14 +356,20 @@ def _max_children(v: StepView) -> list[str]:
     for w in before.queued:  # taken by the loop during this step: its handler must have run
         if not after.worker(w.wid).queued and w.spawned and w.wid in seen and not seen[w.wid].entered:
             found.append(f"w{w.wid} still waits, though serve_forever() is below max_children again")
-    capped = after.server.capped
-    if capped is Capped.TIMEOUT and v.obs.dispatch is not Call.BLOCKED:
+    capped = _handle_request_capped(after)
+    if capped and v.obs.dispatch is not Call.BLOCKED:
         found.append(f"handle_request() {v.obs.dispatch.value} while {running}, instead of waiting")
-    if before.server.capped is Capped.TIMEOUT and capped is None and v.obs.dispatch is not Call.RETURNED:
+    if _handle_request_capped(before) and not capped and v.obs.dispatch is not Call.RETURNED:
         found.append(f"handle_request() {v.obs.dispatch.value}, though a child exited below max_children")
-    if capped is Capped.CLOSE and v.obs.close is Call.RETURNED:
+    if after.server.capped is Capped.CLOSE and v.obs.close is Call.RETURNED:
         found.append(f"server_close() returned while {running} ({v.profile.name} waits there)")
     return found
+
+
+def _handle_request_capped(state: State) -> bool:
+    """handle_request() waits at max_children: in handle_timeout(), or (2.7) before its fork."""
+    capped = state.server.capped
+    return capped is Capped.TIMEOUT or (capped is Capped.FORK and not state.server.loop)
 
 
 def _child_exit_status(v: StepView) -> list[str]:
@@ -432,7 +443,7 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "no-zombie-after-blocking-close",
         "Once a blocking server_close() has returned, no child of the server is a zombie; any "
-        "close reaps the children that had already exited.",
+        "close that collects children (all but 2.7's) reaps the ones that had already exited.",
         "bpo-31151",
         _no_zombie_after_blocking_close,
     ),
@@ -452,8 +463,8 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "handle-error-once",
         "A handler's Exception reaches handle_error exactly once, in its worker (a worker that "
-        "fails to start: once, in the server); a handler that returns, or raises SystemExit, "
-        "never does.",
+        "fails to start: once, in the server); a handler that returns never does, nor one that "
+        "raises SystemExit (2.7's bare except: once, in its worker).",
         "bpo-23430",
         _handle_error_once,
     ),
@@ -519,7 +530,7 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "loop-runs-until-shutdown",
         "serve_forever() goes on serving until shutdown() is called, also when started again "
-        "after a shutdown().",
+        "after a shutdown() (misuse: 2.7's loop raises once its socket is closed).",
         "bpo-2302",
         _loop_runs_until_shutdown,
     ),
@@ -533,8 +544,9 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "max-children",
         "Where a forking server collects children at max_children running ones (serve_forever(), "
-        "handle_timeout(), as built server_close()), it waits for one to exit: the loop accepts "
-        "nothing meanwhile, and takes a waiting connection once below the cap.",
+        "handle_timeout(), as built server_close(); 2.7: before each fork), it waits for one to "
+        "exit: the loop accepts nothing meanwhile (2.7: only the connection it forks next), and "
+        "takes a waiting connection once below the cap.",
         "gh-111872",
         _max_children,
     ),

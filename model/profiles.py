@@ -29,6 +29,9 @@ class ThreadClose(enum.Enum):
     # non-daemon thread is appended whatever block_on_close says, and server_close() joins
     # everything in the list without reading block_on_close at all.
     LATCHED_AT_SPAWN = "block_on_close read at spawn, latched"
+    # 2.7 (and 3.0-3.6.5): ThreadingMixIn has no server_close() of its own, so closing joins
+    # no thread and the server keeps no reference to any (bpo-31233 was fixed in 3.7 only).
+    NEVER = "no server_close() override: joins nothing"
 
 
 class ForkClose(enum.Enum):
@@ -37,6 +40,9 @@ class ForkClose(enum.Enum):
     # collect_children(blocking=self.block_on_close): read at close; a non-blocking close
     # still reaps the children that have already exited (bpo-31151, bpo-33540).
     AT_CLOSE = "block_on_close read at close"
+    # 2.7 (and 3.0-3.6.5): ForkingMixIn has no server_close() of its own, so closing neither
+    # waits for a child nor reaps one that has exited (bpo-31151 was fixed in 3.7 only).
+    NEVER = "no server_close() override: neither waits nor reaps"
 
 
 @attrs.frozen
@@ -67,6 +73,19 @@ class Profile:
     # server_close() meanwhile raises RuntimeError("cannot join thread before it is started")
     # after joining only the threads tracked before it.
     unstarted_thread_tracked: bool
+    # 3.6+: a handler's SystemExit (any BaseException) never reaches handle_error (bpo-23430).
+    # 2.7's bare `except:` sends it there, once, in its worker (a child still exits 1).
+    systemexit_reaches_handle_error: bool = False
+    # 3.3+ (bpo-11109): serve_forever() calls service_actions() each turn, where ForkingMixIn
+    # reaps and waits at max_children; process_request() does not collect children. 2.7: no
+    # service_actions(), so an idle loop never reaps and never waits at the cap; instead
+    # process_request() calls collect_children() before each fork, so handle_request() and
+    # the loop, having accepted a connection, wait there while max_children children run.
+    service_actions: bool = True
+    # Misuse (server_close() under a running loop): 2.7's select.select([self]) asks fileno()
+    # of the closed socket each turn, so serve_forever() raises EBADF and stops (reference
+    # §4.2); 3.x's selector reports the dead descriptor readable and the loop spins.
+    loop_dies_on_closed_socket: bool = False
 
 
 DOCUMENTED = Profile(
@@ -116,13 +135,31 @@ CPYTHON_3_6 = attrs.evolve(
     public_block_on_close=False,
 )
 
+CPYTHON_2_7 = Profile(
+    name="cpython-2.7",
+    summary="CPython 2.7.16 to 2.7.18, as built: no server_close() in the mix-ins, no service_actions().",
+    thread_close=ThreadClose.NEVER,
+    fork_close=ForkClose.NEVER,
+    public_block_on_close=False,  # 2.7 has no block_on_close at all: setting it does nothing
+    forking_unix_classes=False,
+    child_keeps_listener=True,
+    exact_reaping=True,
+    cap_blocks_close=False,  # no collect_children() at close, so no cap loop there either
+    unstarted_thread_tracked=False,  # nothing is tracked
+    systemexit_reaches_handle_error=True,
+    service_actions=False,
+    loop_dies_on_closed_socket=True,
+)
+
 PROFILES: dict[str, Profile] = {
-    p.name: p for p in (DOCUMENTED, CPYTHON_3_6, CPYTHON_3_7, CPYTHON_3_8, CPYTHON_3_12)
+    p.name: p for p in (DOCUMENTED, CPYTHON_2_7, CPYTHON_3_6, CPYTHON_3_7, CPYTHON_3_8, CPYTHON_3_12)
 }
 
 # The first version of each line a profile models, newest first. Before 3.6.6 the 3.6 line
 # has no _block_on_close and ForkingMixIn no server_close(); 3.14 is not modelled yet (its
-# source was not inspected: reference notes, section 6).
+# source was not inspected: reference notes, section 6). 2.7 from 2.7.16: the bpo-35017
+# re-check of the shutdown flag after select() (2.7.8+ has bpo-21491's collect_children,
+# the rest of what cpython-2.7 models; 2.7.8 to 2.7.15 would differ only by bpo-35017).
 _LINES: tuple[tuple[tuple[int, int, int], tuple[int, int, int], Profile], ...] = (
     ((3, 12, 0), (3, 14, 0), CPYTHON_3_12),
     ((3, 9, 3), (3, 12, 0), CPYTHON_3_8),
@@ -130,6 +167,7 @@ _LINES: tuple[tuple[tuple[int, int, int], tuple[int, int, int], Profile], ...] =
     ((3, 8, 9), (3, 9, 0), CPYTHON_3_8),
     ((3, 7, 0), (3, 8, 9), CPYTHON_3_7),
     ((3, 6, 6), (3, 7, 0), CPYTHON_3_6),
+    ((2, 7, 16), (2, 8, 0), CPYTHON_2_7),
 )
 
 

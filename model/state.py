@@ -73,6 +73,10 @@ class Capped(enum.Enum):
     LOOP = "serve_forever() in service_actions()"  # accepts nothing meanwhile
     TIMEOUT = "handle_request() in handle_timeout()"
     CLOSE = "server_close()"  # as built, even with block_on_close false
+    # 2.7: process_request() collects children before it forks, so the serve_forever() loop
+    # (`Server.loop`) or else handle_request() waits there having accepted a connection (the
+    # oldest queued one): the server process holds it meanwhile, and forks it once below the cap.
+    FORK = "process_request() before its fork (2.7)"
 
 
 @attrs.frozen
@@ -170,6 +174,8 @@ class Server:
     # and leaves the flag set for the next serve_forever(), which returns at once.
     shutdown_request: bool = False
     is_shut_down: bool = False
+    # The last serve_forever() stopped by raising (2.7, misuse: select() on the closed socket).
+    loop_raised: bool = False
 
     @property
     def turning(self) -> bool:

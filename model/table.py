@@ -158,7 +158,8 @@ def spawn(profile: Profile, state: State, event: Event) -> State:
     """A connection arrives; handle_request() accepts it, or the running loop will.
 
     It waits in the backlog while serve_forever() sits at max_children (`settle` lets the
-    loop take it once a child has exited).
+    loop take it once a child has exited). Without service_actions() (2.7), handle_request()
+    accepts it and then waits at max_children before forking (`_waits_before_fork`).
     """
     assert isinstance(event, Connect)
     kind = state.server.kind
@@ -172,7 +173,7 @@ def spawn(profile: Profile, state: State, event: Event) -> State:
         hung_up=event.hangs_up,
     )
     state = attrs.evolve(state, workers=(*state.workers, waiting))
-    if state.server.capped is Capped.LOOP:
+    if state.server.capped in (Capped.LOOP, Capped.FORK):
         return state
     if state.server.waits_in_select and state.server.shutdown_request:
         # It wakes select(), and the loop sees the flag before accepting (bpo-35017's fix): it
@@ -180,9 +181,22 @@ def spawn(profile: Profile, state: State, event: Event) -> State:
         return attrs.evolve(state, server=_loop_stopped(state.server))
     if state.server.listening:  # the handle_request() that waits for it takes it
         state = attrs.evolve(state, server=attrs.evolve(state.server, listening=False))
+    if _waits_before_fork(profile, state, waiting):
+        return _wait_before_fork(state)
     loop_woken = state.server.waits_in_select
     state = _accept(profile, state, waiting.wid)
-    return _turn_ends(state) if loop_woken else state
+    return _turn_ends(profile, state) if loop_woken else state
+
+
+def _waits_before_fork(profile: Profile, state: State, waiting: Worker) -> bool:
+    """2.7: process_request() collects children before it forks, so at max_children an
+    accepted connection waits there (a rejected one never reaches process_request())."""
+    return not profile.service_actions and state.at_cap and not waiting.rejected
+
+
+def _wait_before_fork(state: State) -> State:
+    """collect_children()'s cap loop reaps every exited child, then waits for a running one."""
+    return _reap_exited(attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.FORK)))
 
 
 def _accept(profile: Profile, state: State, wid: int) -> State:
@@ -190,6 +204,8 @@ def _accept(profile: Profile, state: State, wid: int) -> State:
     waiting = state.worker(wid)
     if waiting.rejected:  # verify_request() -> False -> shutdown_request(): no worker
         return state.with_worker(attrs.evolve(waiting, queued=False))
+    if state.server.kind is Kind.FORK and not profile.service_actions:
+        state = _reap_exited(state)  # 2.7: process_request() calls collect_children() first
     if profile.thread_close is not ThreadClose.AT_SPAWN_AND_CLOSE:
         state = _let_go_of_finished_threads(state)  # spawning prunes the finished ones
     server = state.server
@@ -219,14 +235,15 @@ def release(profile: Profile, state: State, event: Event) -> State:
     retained = worker.kind is Kind.THREAD and _server_may_hold(profile, worker)
     reaped = worker.reaped
     awaited = state.server.phase is Phase.CLOSING and event.wid in state.server.awaited
-    # A loop waiting in select() for a connection does not wake for a child's exit.
-    loop_reaps = state.server.loop and not state.server.waits_in_select
+    # A loop waiting in select() for a connection does not wake for a child's exit; 2.7's
+    # loop never reaps.
+    loop_reaps = state.server.loop and not state.server.waits_in_select and profile.service_actions
     if (awaited or loop_reaps) and worker.kind is Kind.FORK:
         reaped = Reaped.MAYBE  # the waiting close, or service_actions(), reaps it in its time
     finished = attrs.evolve(
         worker, held=False, outcome=event.outcome, reaped=reaped, may_be_retained=retained
     )
-    return _child_exited(state.with_worker(finished), finished)
+    return _child_exited(profile, state.with_worker(finished), finished)
 
 
 def hang_up(profile: Profile, state: State, event: Event) -> State:
@@ -235,7 +252,7 @@ def hang_up(profile: Profile, state: State, event: Event) -> State:
     return state.with_worker(attrs.evolve(state.worker(event.wid), hung_up=True))
 
 
-def _child_exited(state: State, worker: Worker) -> State:
+def _child_exited(profile: Profile, state: State, worker: Worker) -> State:
     """A call waiting at the cap reaps the child that exited, and goes on once below the cap."""
     capped = state.server.capped
     if capped is None or worker.kind is not Kind.FORK:
@@ -244,6 +261,11 @@ def _child_exited(state: State, worker: Worker) -> State:
     if state.at_cap:  # max_children is read again only now
         return state
     state = attrs.evolve(state, server=attrs.evolve(state.server, capped=None))
+    if capped is Capped.FORK:  # 2.7: the WNOHANG pass, then the waiting connection's fork
+        state = _accept(profile, _reap_exited(state), state.queued[0].wid)
+        if state.server.loop and state.server.shutdown_request:  # `while not flag` stops it
+            state = attrs.evolve(state, server=_loop_stopped(state.server))
+        return state
     if capped is Capped.LOOP:
         if state.server.shutdown_request:  # the WNOHANG pass ends service_actions(); the loop stops
             return _reap_exited(attrs.evolve(state, server=_loop_stopped(state.server)))
@@ -269,6 +291,8 @@ def _server_may_hold(profile: Profile, worker: Worker) -> bool:
         return worker.tracked  # in the _threads list until the next append or close
     if profile.thread_close is ThreadClose.AT_SPAWN_AND_CLOSE:
         return worker.tracked  # in the _threads list until a close that joins drops it
+    if profile.thread_close is ThreadClose.NEVER:
+        return False  # 2.7: the mix-in keeps no list of threads
     return not worker.daemon  # documented: the non-daemon threads close may have to join
 
 
@@ -336,7 +360,9 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
     if stoppers:
         awaited = frozenset(wid for wid in awaited if wid < stoppers[0])
     capped = Capped.CLOSE if profile.cap_blocks_close and state.at_cap else None
-    workers = tuple(_reap_at_close_start(w, blocking and not capped, bool(awaited)) for w in state.workers)
+    workers = state.workers
+    if state.server.kind is not Kind.FORK or profile.fork_close is not ForkClose.NEVER:
+        workers = tuple(_reap_at_close_start(w, blocking and not capped, bool(awaited)) for w in workers)
     server = attrs.evolve(
         state.server,
         phase=Phase.CLOSING,
@@ -346,6 +372,8 @@ def begin_close(profile: Profile, state: State, event: Event) -> State:
         close_raises=bool(stoppers),
         closer=closer,
     )
+    if server.loop and profile.loop_dies_on_closed_socket:  # misuse; 2.7: select() raises EBADF
+        server = attrs.evolve(_loop_stopped(server), loop_raised=True)
     return attrs.evolve(state, server=server, workers=workers)
 
 
@@ -355,13 +383,16 @@ def serve(profile: Profile, state: State, event: Event) -> State:
     poll_interval there is no such turn until a connection arrives: it reaps nothing yet.
 
     A shutdown() flag already set (misuse) stops it before its first poll: it returns at
-    once, answering a shutdown() that waits, and reaps nothing."""
+    once, answering a shutdown() that waits, and reaps nothing. 2.7's loop has no
+    service_actions(): it reaps nothing either way."""
     assert isinstance(event, Serve)
-    server = attrs.evolve(state.server, is_shut_down=False, poll_interval=event.poll_interval)
+    server = attrs.evolve(
+        state.server, is_shut_down=False, poll_interval=event.poll_interval, loop_raised=False
+    )
     if server.shutdown_request:
         return attrs.evolve(state, server=_loop_stopped(server))
     workers = state.workers
-    if event.poll_interval is Timeout.SHORT:
+    if event.poll_interval is Timeout.SHORT and profile.service_actions:
         workers = tuple(
             attrs.evolve(w, reaped=Reaped.MAYBE) if w.exited_child and w.reaped is Reaped.NO else w
             for w in workers
@@ -408,11 +439,14 @@ def listener_held(profile: Profile, state: State) -> bool:
 
 def server_sockets(state: State) -> int:
     """The sockets the server process holds: the listening one until server_close() starts,
-    and each running handler thread's connection (a forking parent closes its copy at once;
-    a datagram request is the server's own socket)."""
+    and each running handler thread's connection (a forking parent closes its copy at once,
+    unless (2.7) it waits at max_children before the fork; a datagram request is the server's
+    own socket)."""
     listening = 1 if state.server.phase is Phase.OPEN else 0
-    if state.server.kind is not Kind.THREAD or not state.server.transport.stream:
+    if not state.server.transport.stream:
         return listening
+    if state.server.kind is not Kind.THREAD:
+        return listening + (1 if state.server.capped is Capped.FORK else 0)
     return listening + len(state.held)
 
 
@@ -421,9 +455,12 @@ def awaited_at_close(profile: Profile, state: State) -> frozenset[int]:
     server = state.server
     blocks = reads_block_on_close(profile, server)
     if server.kind is Kind.FORK:
-        assert profile.fork_close is ForkClose.AT_CLOSE
+        if profile.fork_close is ForkClose.NEVER:
+            return frozenset()
         # collect_children(blocking=self.block_on_close) over every unreaped child
         return frozenset(w.wid for w in state.held) if blocks else frozenset()
+    if profile.thread_close is ThreadClose.NEVER:
+        return frozenset()
     if profile.thread_close is ThreadClose.AT_CLOSE:
         return frozenset(w.wid for w in state.held if not w.daemon) if blocks else frozenset()
     if profile.thread_close is ThreadClose.AT_SPAWN_AND_CLOSE:  # if self.block_on_close: join
@@ -485,25 +522,34 @@ def _serve_waiting(profile: Profile, state: State) -> State:
     service_actions() finds the server at max_children and waits there. A loop that polls
     reaps every child that has exited at its next service_actions() (the checker waits for
     that turn); one with no poll_interval turns only for a connection (its select() returns
-    at once for one that waits), accepting it before service_actions() looks at the cap."""
+    at once for one that waits), accepting it before service_actions() looks at the cap.
+    2.7's loop has no service_actions(): it waits at the cap only with a connection accepted
+    (`_waits_before_fork`), and an idle one reaps nothing."""
     while state.server.turning:
         if state.server.waits_in_select:
             if not state.queued:
                 return state
-            state = _turn_ends(_accept(profile, state, state.queued[0].wid))
+            if _waits_before_fork(profile, state, state.queued[0]):
+                return _wait_before_fork(state)
+            state = _turn_ends(profile, _accept(profile, state, state.queued[0].wid))
             continue
-        if state.at_cap:
+        if state.at_cap and profile.service_actions:
             return attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.LOOP))
         if not state.queued:
-            return _reap_exited(state)
+            return _reap_exited(state) if profile.service_actions else state
+        if _waits_before_fork(profile, state, state.queued[0]):
+            return _wait_before_fork(state)
         state = _accept(profile, state, state.queued[0].wid)
     return state
 
 
-def _turn_ends(state: State) -> State:
+def _turn_ends(profile: Profile, state: State) -> State:
     """A turn of a loop with no poll_interval that took a connection ends in service_actions():
     ForkingMixIn reaps every exited child (its cap loop reaps them before it waits), then waits
-    at max_children, or the loop is back in select() (the checker waits for either)."""
+    at max_children, or the loop is back in select() (the checker waits for either). 2.7's
+    goes straight back to select()."""
+    if not profile.service_actions:
+        return state
     state = _reap_exited(state)
     if state.at_cap:
         return attrs.evolve(state, server=attrs.evolve(state.server, capped=Capped.LOOP))
@@ -644,9 +690,10 @@ def _loop_refusal(state: State, event: Event) -> str | None:
 def _cap_refusal(state: State, event: Event) -> str | None:
     """Conditions while a call waits at max_children."""
     capped = state.server.capped
-    if capped is Capped.TIMEOUT and not isinstance(event, Release | SetAttr):
+    in_handle_request = capped is Capped.TIMEOUT or (capped is Capped.FORK and not state.server.loop)
+    if in_handle_request and not isinstance(event, Release | SetAttr):
         return "handle_request() waits at max_children: only releases and attribute changes meanwhile"
-    if capped is Capped.LOOP and isinstance(event, Close):
+    if capped in (Capped.LOOP, Capped.FORK) and isinstance(event, Close):
         return "server_close() while the loop waits at max_children: two waitpid(-1) loops (not modelled)"
     return None
 

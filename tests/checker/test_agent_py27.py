@@ -18,7 +18,9 @@ from checker.driver import Driver
 from checker.interpreters import Interpreter, NoInterpreter, find
 from checker.machine import Action, Counterexample, RunConfig, machine_for
 from checker.targets import Target
-from model import DOCUMENTED, Call, Child, Kind, Outcome, Timeout, allowed
+from model import DOCUMENTED, PROFILES, Call, Child, Kind, Outcome, Profile, Timeout, allowed
+
+CPYTHON_27 = PROFILES["cpython-2.7"]
 
 
 def _python27() -> Interpreter | None:
@@ -151,8 +153,8 @@ def test_a_with_block_is_not_there(driver: Driver) -> None:
 
 
 # 2.7's divergences from `documented`, each as the minimal counterexample the checker finds
-# (sockcheck check --target python2.7 --profile documented); a cpython-2.7 profile must
-# allow each of these runs.
+# (sockcheck check --target python2.7 --profile documented); the cpython-2.7 profile allows
+# each of these runs.
 C, R, X = Action.CONNECT, Outcome.RETURN, Outcome.EXIT
 DIVERGENCES = [
     ("thread-close-does-not-join", Kind.THREAD, [(C, R, False), (Action.CLOSE, R, False)], "close-waits"),
@@ -204,20 +206,18 @@ DIVERGENCES = [
 ]
 
 
-@pytest.mark.parametrize(
-    ("kind", "steps", "guarantee"), [d[1:] for d in DIVERGENCES], ids=[d[0] for d in DIVERGENCES]
-)
-def test_python27_diverges_from_documented_where_measured(
-    driver: Driver,
-    kind: Kind,
-    steps: list[tuple[Action, Outcome, bool | int]],
-    guarantee: str | tuple[str, ...],
-) -> None:
-    machine = machine_for(RunConfig(driver=driver, profile=DOCUMENTED, kind=kind))()
+Steps = list[tuple[Action, Outcome, bool | int]]
+
+
+def _replay(driver: Driver, profile: Profile, kind: Kind, steps: Steps, misuse: bool = False) -> object:
+    """Take the steps through the machine under `profile`: the counterexample, or None."""
+    config = RunConfig(driver=driver, profile=profile, kind=kind, misuse=misuse)
+    machine = machine_for(config)()
     broken = None
     try:
         for action, outcome, value in steps:
-            candidate = machine._candidate(action, 0, outcome, value)
+            index = value if action is Action.RELEASE and isinstance(value, int) else 0
+            candidate = machine._candidate(action, int(index), outcome, value)
             assert candidate is not None and allowed(machine.state, candidate[0]), action
             broken = machine._do(*candidate, choice=0)
             if broken is not None:
@@ -225,9 +225,72 @@ def test_python27_diverges_from_documented_where_measured(
                 break
     finally:
         machine.teardown()
+    assert broken is not None or len(machine.steps) == len(steps)
+    return broken
+
+
+@pytest.mark.parametrize(
+    ("kind", "steps", "guarantee"), [d[1:] for d in DIVERGENCES], ids=[d[0] for d in DIVERGENCES]
+)
+def test_python27_diverges_from_documented_where_measured(
+    driver: Driver, kind: Kind, steps: Steps, guarantee: str | tuple[str, ...]
+) -> None:
+    broken = _replay(driver, DOCUMENTED, kind, steps)
     assert isinstance(broken, Counterexample), broken
     assert broken.guarantee.name in ((guarantee,) if isinstance(guarantee, str) else guarantee)
-    assert len(machine.steps) == len(steps)  # at the last step, not sooner
+    assert len(broken.steps) == len(steps)  # at the last step, not sooner
+
+
+# Where 2.7 goes on past those divergences: the waits at max_children before a fork, and what
+# a shutdown() does to them (reference notes §2.8, §4.7).
+M = Action.SET_MAX_CHILDREN
+AS_BUILT = [
+    *((name, kind, steps) for name, kind, steps, _ in DIVERGENCES),
+    (
+        "handle-request-forks-once-below-the-cap",
+        Kind.FORK,
+        [(C, R, False), (M, R, 1), (C, R, False), (Action.RELEASE, R, 0)],
+    ),
+    (
+        "loop-forks-what-it-accepted-at-the-cap-after-shutdown",
+        Kind.FORK,
+        [
+            (C, R, False),
+            (M, R, 1),
+            (Action.SERVE, R, False),
+            (C, R, False),
+            (C, R, False),
+            (Action.SHUTDOWN, R, False),
+            (Action.RELEASE, R, 0),
+        ],
+    ),
+    (
+        "loop-at-the-cap-forks-and-goes-on",
+        Kind.FORK,
+        [(C, R, False), (M, R, 1), (Action.SERVE, R, False), (C, R, False), (Action.RELEASE, R, 0)],
+    ),
+]
+
+
+@pytest.mark.parametrize(("kind", "steps"), [a[1:] for a in AS_BUILT], ids=[a[0] for a in AS_BUILT])
+def test_python27_refines_its_own_profile_there(driver: Driver, kind: Kind, steps: Steps) -> None:
+    assert _replay(driver, CPYTHON_27, kind, steps) is None
+
+
+@pytest.mark.parametrize("kind", [Kind.THREAD, Kind.FORK], ids=["thread", "fork"])
+def test_python27_loop_dies_on_its_closed_socket_as_its_profile_says(driver: Driver, kind: Kind) -> None:
+    steps: Steps = [(Action.SERVE, R, False), (Action.CLOSE, R, False), (Action.SHUTDOWN, R, False)]
+    assert _replay(driver, CPYTHON_27, kind, steps, misuse=True) is None
+
+
+def test_the_machine_draws_no_with_block_exit_where_the_module_lacks_one(driver: Driver) -> None:
+    machine = machine_for(RunConfig(driver=driver, profile=CPYTHON_27, kind=Kind.FORK))()
+    try:
+        assert machine._candidate(Action.CLOSE, 0, Outcome.RAISE, False) is None
+        candidate = machine._candidate(Action.CLOSE, 0, Outcome.RETURN, False)
+        assert candidate is not None and not candidate[0].by_exit  # a plain close still is
+    finally:
+        machine.teardown()
 
 
 def test_a_fork_that_fails_while_waiting_at_the_cap_leaves_the_agent_its_threads(driver: Driver) -> None:

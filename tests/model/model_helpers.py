@@ -97,6 +97,8 @@ def traces(
         start = [SetAttr("max_children", draw(st.sampled_from(ATTRIBUTES["max_children"])))]
         start += [Connect()] * draw(st.integers(0, 3))
         for event in start:
+            if not allowed(state, event):  # 2.7: handle_request() waits at the cap already
+                break
             after = step(profile, state, event)
             steps.append((state, event, after))
             state = after
@@ -130,7 +132,7 @@ def ideal_view(profile: Profile, before: State, event: Event) -> StepView:
 
 def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Observation:
     stream = after.server.transport.stream
-    workers = [_ideal_worker_obs(w, stream) for w in after.workers]
+    workers = [_ideal_worker_obs(profile, w, stream) for w in after.workers]
     phase = after.server.phase
     close = {Phase.OPEN: Call.NONE, Phase.CLOSING: Call.BLOCKED, Phase.CLOSED: Call.RETURNED}[phase]
     probe = None
@@ -141,15 +143,16 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
     dispatched = isinstance(event, Connect | TimeOut) and before.server.phase is Phase.OPEN
     dispatched = dispatched and not before.server.loop
     dispatch = Call.RETURNED if dispatched else Call.NONE
-    if after.server.capped is Capped.TIMEOUT or after.server.listening:  # at max_children, or
+    if _dispatch_capped(after) or after.server.listening:  # at max_children, or
         dispatch = Call.BLOCKED  # waiting for a connection
-    elif before.server.capped is Capped.TIMEOUT:  # a child exited below the cap: it returned
+    elif _dispatch_capped(before):  # a child exited below the cap: it returned
         dispatch = Call.RETURNED
     # a shutdown() returns at this step; a serve_forever() stops at this step
     called = isinstance(event, Shutdown) or before.server.shutdown_waits
     answered = called and not after.server.shutdown_waits
     stopped = (before.server.loop or isinstance(event, Serve)) and not after.server.loop
-    loop = Call.BLOCKED if after.server.loop else (Call.RETURNED if stopped else Call.NONE)
+    ended = Call.RAISED if after.server.loop_raised else Call.RETURNED  # 2.7: died on the closed socket
+    loop = Call.BLOCKED if after.server.loop else (ended if stopped else Call.NONE)
     shutdown = Call.BLOCKED if after.server.shutdown_waits else Call.RETURNED if answered else Call.NONE
     if after.server.close_raises and phase is Phase.CLOSED:  # as built: a ghost or the calling thread
         close = Call.RAISED
@@ -169,7 +172,13 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
     )
 
 
-def _ideal_worker_obs(w: Worker, stream: bool) -> WorkerObs:
+def _dispatch_capped(state: State) -> bool:
+    """handle_request() waits at max_children: in handle_timeout(), or (2.7) before its fork."""
+    capped = state.server.capped
+    return capped is Capped.TIMEOUT or (capped is Capped.FORK and not state.server.loop)
+
+
+def _ideal_worker_obs(profile: Profile, w: Worker, stream: bool) -> WorkerObs:
     if w.queued:  # still in the backlog: nothing accepted it, verify_request() has not run yet
         return WorkerObs(
             wid=w.wid,
@@ -202,7 +211,7 @@ def _ideal_worker_obs(w: Worker, stream: bool) -> WorkerObs:
         child=child,
         entered=1,
         exited=done,
-        handle_error=Where(worker=1) if w.outcome is Outcome.RAISE else Where(),
+        handle_error=Where(worker=1) if _reaches_handle_error(profile, w) else Where(),
         shutdown_request=Where(worker=done),
         close_request=Where(worker=done, server=1 if w.kind is Kind.FORK else 0),
         closed_before_exit=False,
@@ -211,3 +220,9 @@ def _ideal_worker_obs(w: Worker, stream: bool) -> WorkerObs:
         retained=False,  # a perfect server lets go of a thread as it finishes
         exit_status=(0 if w.outcome is Outcome.RETURN else 1) if child is Child.ZOMBIE else None,
     )
+
+
+def _reaches_handle_error(profile: Profile, w: Worker) -> bool:
+    """An Exception does; a SystemExit too where the profile's except clause is bare (2.7)."""
+    bare = profile.systemexit_reaches_handle_error
+    return w.outcome is Outcome.RAISE or (w.outcome is Outcome.EXIT and bare)

@@ -12,6 +12,7 @@ import pytest
 from model import (
     DOCUMENTED,
     PROFILES,
+    Capped,
     Close,
     Connect,
     Kind,
@@ -19,11 +20,14 @@ from model import (
     Phase,
     Reaped,
     Release,
+    Serve,
     Server,
     SetAttr,
+    Shutdown,
     State,
     Worker,
     profile_for_version,
+    server_sockets,
 )
 from tests.model.model_helpers import run
 
@@ -50,13 +54,15 @@ CPYTHON_36, CPYTHON_37, CPYTHON_38, CPYTHON_312 = (
         ((3, 11, 7), "cpython-3.8"),
         ((3, 12, 0), "cpython-3.12"),
         ((3, 13, 0), "cpython-3.12"),
+        ((2, 7, 16), "cpython-2.7"),
+        ((2, 7, 18), "cpython-2.7"),
     ],
 )
 def test_each_version_gets_the_profile_of_its_line(version, name) -> None:
     assert profile_for_version(version) == PROFILES[name]
 
 
-@pytest.mark.parametrize("version", [(2, 7, 18), (3, 5, 10), (3, 6, 5), (3, 14, 0)])
+@pytest.mark.parametrize("version", [(2, 7, 15), (3, 5, 10), (3, 6, 5), (3, 14, 0)])
 def test_versions_no_profile_models(version) -> None:
     assert profile_for_version(version) is None
 
@@ -145,3 +151,60 @@ def test_36_retains_no_thread_and_raises_at_no_close() -> None:
 def test_36_a_handler_closing_its_own_server_returns() -> None:
     s = run(CPYTHON_36, State.initial(T), Connect(), Connect(), Close(by_handler=0))
     assert s.server == Server(T, CLOSED, closes=1)  # no join: no "cannot join current thread"
+
+
+# --- 2.7: no server_close() in the mix-ins, no service_actions(), a bare except: --------------
+
+CPYTHON_27 = PROFILES["cpython-2.7"]
+CAP_1 = SetAttr("max_children", 1)
+
+
+@pytest.mark.parametrize("kind", [T, F], ids=["thread", "fork"])
+def test_27_close_neither_waits_nor_reaps(kind) -> None:
+    s = run(CPYTHON_27, State.initial(kind), Connect(), Connect(), Release(0), Close())
+    assert s.server == Server(kind, CLOSED, closes=1)
+    assert [w.reaped for w in s.workers] == [Reaped.NO, Reaped.NO]  # w0 stays a zombie
+    assert not any(w.tracked or w.may_be_retained for w in s.workers)
+
+
+def test_27_reaps_before_each_fork_and_never_in_an_idle_loop() -> None:
+    s = run(CPYTHON_27, State.initial(F), Connect(), Release(0), Serve())
+    assert s.server.loop and s.workers[0].reaped is Reaped.NO  # no service_actions()
+    s = run(CPYTHON_27, s, Connect())
+    assert s.workers[0].reaped is Reaped.YES and s.workers[1].held  # collect_children(), then fork
+
+
+def test_27_handle_request_waits_at_the_cap_holding_the_connection() -> None:
+    s = run(CPYTHON_27, State.initial(F), Connect(), CAP_1, Connect())
+    assert s.server.capped is Capped.FORK and not s.server.loop and s.workers[1].queued
+    assert server_sockets(s) == 2  # the listener and the accepted connection
+    s = run(CPYTHON_27, s, Release(0))
+    assert s.server.capped is None and s.workers[1].held and s.workers[0].reaped is Reaped.YES
+    assert server_sockets(s) == 1
+
+
+def test_27_an_idle_loop_at_the_cap_turns_on_and_stops_at_once() -> None:
+    s = run(CPYTHON_27, State.initial(F), Connect(), CAP_1, Serve())
+    assert s.server.turning  # documented and 3.x wait in service_actions()
+    assert run(CPYTHON_27, s, Shutdown()).server == Server(F, max_children=1, is_shut_down=True)
+
+
+def test_27_a_loop_forks_what_it_accepted_at_the_cap_even_after_shutdown() -> None:
+    s = run(CPYTHON_27, State.initial(F), Connect(), CAP_1, Serve(), Connect(), Connect(), Shutdown())
+    assert s.server.capped is Capped.FORK and s.server.shutdown_waits
+    assert [w.queued for w in s.workers] == [False, True, True] and server_sockets(s) == 2
+    s = run(CPYTHON_27, s, Release(0))
+    assert not s.server.loop and not s.server.shutdown_waits
+    assert s.workers[1].held and s.workers[2].queued  # w1 forked; w2 stays in the backlog
+
+
+def test_27_a_rejected_connection_does_not_wait_at_the_cap() -> None:
+    s = run(CPYTHON_27, State.initial(F), Connect(), CAP_1, Connect(rejected=True))
+    assert s.server.capped is None and not s.workers[1].queued  # verify_request() comes first
+
+
+def test_27_a_loop_dies_when_its_socket_is_closed() -> None:
+    s = run(CPYTHON_27, State.initial(T), Serve(), Close())
+    assert s.server == Server(T, CLOSED, closes=1, is_shut_down=True, loop_raised=True)
+    spins = run(CPYTHON_38, State.initial(T), Serve(), Close())
+    assert spins.server.loop and not spins.server.loop_raised

@@ -20,7 +20,7 @@ from model import profile_for_version
 from tests.regression.test_variants import sockcheck
 
 ALL = os.environ.get("SOCKCHECK_ALL_PYTHONS") == "1"
-LINES = ("cpython-3.6", "cpython-3.7", "cpython-3.8", "cpython-3.12")
+LINES = ("cpython-2.7", "cpython-3.6", "cpython-3.7", "cpython-3.8", "cpython-3.12")
 
 
 @functools.cache

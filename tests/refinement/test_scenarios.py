@@ -15,18 +15,21 @@ from tests.refinement.test_interpreters import LINES, under_test
 
 T, F = Kind.THREAD, Kind.FORK
 WAITS, RETURNS, RAISES = "close-waits", "close-returns", "close-raises-nothing"
+PY3 = tuple(line for line in LINES if line != "cpython-2.7")
 
 # (scenario, kind) -> the guarantee each line breaks against `documented` (absent: none).
 HISTORY: dict[tuple[str, Kind], dict[str, str]] = {
-    # 3.6.6+ has the close code behind a private _block_on_close, False (reference 2.1, 2.2)
-    ("close-while-a-request-runs", T): {"cpython-3.6": WAITS},
-    ("close-while-a-request-runs", F): {"cpython-3.6": WAITS},
+    # 3.6.6+ has the close code behind a private _block_on_close, False (reference 2.1, 2.2);
+    # 2.7 has no server_close() in the mix-ins at all
+    ("close-while-a-request-runs", T): {"cpython-2.7": WAITS, "cpython-3.6": WAITS},
+    ("close-while-a-request-runs", F): {"cpython-2.7": WAITS, "cpython-3.6": WAITS},
     # E4: 3.8.9+ joins what it tracked at spawn whatever block_on_close says at close
     ("block_on_close-true-at-spawn-false-at-close", T): {"cpython-3.8": RETURNS, "cpython-3.12": RETURNS},
     ("block_on_close-true-at-spawn-false-at-close", F): {},
     # E4: a thread spawned with block_on_close false is joined by no version
     ("block_on_close-false-at-spawn-true-at-close", T): dict.fromkeys(LINES, WAITS),
-    ("block_on_close-false-at-spawn-true-at-close", F): {"cpython-3.6": WAITS},  # fork reads it at close
+    # fork reads it at close (2.7 never does)
+    ("block_on_close-false-at-spawn-true-at-close", F): {"cpython-2.7": WAITS, "cpython-3.6": WAITS},
     ("finished-thread-then-a-spawn", T): {"cpython-3.7": "finished-not-retained"},  # bpo-37193
     ("close-after-a-thread-failed-to-start", T): {
         "cpython-3.7": RAISES,
@@ -34,17 +37,20 @@ HISTORY: dict[tuple[str, Kind], dict[str, str]] = {
         "cpython-3.12": RAISES,
     },
     ("close-from-a-handler", T): {
+        "cpython-2.7": WAITS,
         "cpython-3.6": WAITS,
         "cpython-3.7": RAISES,
         "cpython-3.8": RAISES,
         "cpython-3.12": RAISES,
     },
-    ("handler-raises-systemexit", T): {},  # bpo-23430 is in every 3.x
-    ("handler-raises-systemexit", F): {},
-    ("handle_request-beyond-max_children", F): {},  # no cap under handle_request() on 3.x (E6)
-    ("non-blocking-close-at-max_children", F): dict.fromkeys(LINES, RETURNS),  # E26
+    # bpo-23430 is in every 3.x; 2.7's bare except: sends SystemExit to handle_error
+    ("handler-raises-systemexit", T): {"cpython-2.7": "handle-error-once"},
+    ("handler-raises-systemexit", F): {"cpython-2.7": "handle-error-once"},
+    # no cap under handle_request() on 3.x (E6); 2.7 waits at it before the fork
+    ("handle_request-beyond-max_children", F): {"cpython-2.7": "dispatch-does-not-wait"},
+    ("non-blocking-close-at-max_children", F): dict.fromkeys(PY3, RETURNS),  # E26; 2.7 collects nothing
     ("child-holds-the-closed-listener", F): dict.fromkeys(LINES, "closed-refuses"),  # E9
-    ("idle-loop-reaps", F): {},  # bpo-11109, 3.3+
+    ("idle-loop-reaps", F): {"cpython-2.7": "loop-reaps"},  # bpo-11109, 3.3+
 }
 
 
