@@ -398,9 +398,10 @@ def serve(profile: Profile, state: State, event: Event) -> State:
             for w in workers
         )
     state = attrs.evolve(state, server=attrs.evolve(server, loop=True), workers=workers)
-    if event.poll_interval is Timeout.SHORT and state.queued:
+    if event.poll_interval is Timeout.SHORT and state.queued and profile.service_actions:
         # Its first turn's select() finds a connection waiting (left by a loop that stopped)
-        # and accepts it before that turn's service_actions() looks at max_children.
+        # and accepts it before that turn's service_actions() looks at max_children (2.7
+        # has none: `settle` sees it wait before the fork instead).
         state = _accept(profile, state, state.queued[0].wid)
     return state
 
