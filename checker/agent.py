@@ -589,6 +589,8 @@ class Agent(object):
         """shutdown(): it returns once the loop stopped, or waits (at max_children; misuse: with
         no loop running, until the next serve_forever())."""
         self._shutdown(watch=not must_return)
+        if not must_return:
+            self._wait_shutdown_flag()
         self.shutdown_call.settle(must_return, self.deadline)
         if must_return and self.loop_call is not None:
             self.loop_call.settle(True, self.deadline)
@@ -626,6 +628,16 @@ class Agent(object):
             return
         with suppress(OSError):
             self._reach(self._new_request("wake", rejected=True))
+
+    def _wait_shutdown_flag(self):
+        """shutdown() sets its flag before it waits: see the flag set (bounded) before judging
+        the call blocked, or a thread starved on a loaded machine looks blocked before it has
+        set it, and the next connection is served as if no shutdown() had been called.
+        A module without BaseServer's private flag is judged by its C call alone."""
+        call, end = self.shutdown_call, monotonic() + self.deadline
+        while not getattr(self.server, "_BaseServer__shutdown_request", True):
+            if call.done.wait(0.001) or monotonic() > end:
+                return
 
     def _shutdown(self, watch=False):
         self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=watch)
