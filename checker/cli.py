@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 from typing import Any, NoReturn
 
@@ -126,7 +127,12 @@ def _transports(choice: str) -> list[Transport]:
     return list(Transport) if choice == "all" else [Transport(choice)]
 
 
+def _interrupt(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
 def cmd_matrix(args: argparse.Namespace) -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed matrix stops its worker processes too
     if args.out and not args.out.endswith((".md", ".html", ".json")):
         raise UsageError(f"--out {args.out}: expected a .md, .html or .json file")
     plan = matrix_run.Plan(

@@ -98,7 +98,9 @@ def run(plan: Plan, jobs: int, progress: Callable[[str], None]) -> dict[str, Any
                 cell = future.result()
                 results.append(cell)
                 progress(f"[{done}/{len(cells)}] {cell_summary(cell)}")
-        except BaseException:
+        except BaseException:  # interrupted: end the cells now, not when each finishes
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()  # its agent reads EOF on its commands and quits
             pool.shutdown(cancel_futures=True)
             raise
     results.sort(key=lambda c: (c["column"], c["transport"], c["kind"]))
