@@ -22,6 +22,7 @@ import attrs
 
 from checker.interpreters import Interpreter, NoInterpreter, find
 from model import BY_NAME as GUARANTEES
+from tests.regression.mutants import SERVICE_ACTIONS_DOES_NOT_REAP, replace_once
 from tests.regression.test_variants import check_json
 
 
@@ -60,14 +61,7 @@ class Entry:
         return self.needs
 
     def mutate(self, source: str) -> str:
-        for old, new in self.replacements:
-            count = source.count(old)
-            if count != 1:
-                raise AssertionError(
-                    f"{self.name}: {old!r} occurs {count} times in {self.line}, expected once"
-                )
-            source = source.replace(old, new)
-        return source
+        return replace_once(source, self.replacements, f"{self.name} in {self.line}")
 
     def write(self, original: Path, folder: Path) -> Path:
         path = folder / "socketserver.py"
@@ -322,14 +316,7 @@ HISTORY: tuple[Entry, ...] = (
         "bpo-11109",
         "ForkingMixIn.service_actions() does not reap: zombies stay under serve_forever()",
         "3.12",
-        (
-            (
-                "            service_actions is called in the BaseServer's serve_forever loop.\n"
-                '            """\n            self.collect_children()\n',
-                "            service_actions is called in the BaseServer's serve_forever loop.\n"
-                '            """\n',
-            ),
-        ),
+        (SERVICE_ACTIONS_DOES_NOT_REAP,),
         "fork",
         "loop-reaps",
         3,  # serve_forever(), connect, release(w0)

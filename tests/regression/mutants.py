@@ -35,15 +35,28 @@ class Variant:
 
     def write(self, folder: Path) -> Path:
         source = Path(socketserver.__file__).read_text()
-        for old, new in self.replacements:
-            count = source.count(old)
-            if count != 1:
-                raise AssertionError(f"{self.name}: {old!r} occurs {count} times, expected once")
-            source = source.replace(old, new)
         path = folder / "socketserver.py"
-        path.write_text(source)
+        path.write_text(replace_once(source, self.replacements, self.name))
         return path
 
+
+def replace_once(source: str, replacements: tuple[tuple[str, str], ...], what: str) -> str:
+    """Each replacement in turn, each of which must match exactly once: a bug re-injected
+    this way can never silently leave the file as it was."""
+    for old, new in replacements:
+        count = source.count(old)
+        if count != 1:
+            raise AssertionError(f"{what}: {old!r} occurs {count} times, expected once")
+        source = source.replace(old, new)
+    return source
+
+
+# ForkingMixIn.service_actions() without its collect_children() (bpo-11109's fix undone).
+SERVICE_ACTIONS_DOES_NOT_REAP = (
+    "            service_actions is called in the BaseServer's serve_forever loop.\n"
+    '            """\n            self.collect_children()\n',
+    '            service_actions is called in the BaseServer\'s serve_forever loop.\n            """\n',
+)
 
 THREAD_CLOSE = """    def server_close(self):
         super().server_close()
@@ -551,14 +564,7 @@ VARIANTS += (
     Variant(
         "fork-service-actions-does-not-reap",
         "ForkingMixIn.service_actions() does not collect the children",
-        (
-            (
-                "            service_actions is called in the BaseServer's serve_forever loop.\n"
-                '            """\n            self.collect_children()\n',
-                "            service_actions is called in the BaseServer's serve_forever loop.\n"
-                '            """\n',
-            ),
-        ),
+        (SERVICE_ACTIONS_DOES_NOT_REAP,),
         "fork",
         "loop-reaps",
         3,
