@@ -480,6 +480,9 @@ class Agent(object):
         request = self._new_request("c", rejected)
         rid = request.rid
         request.fails = fails
+        # Asked before the connection is made: a loop it wakes to a shutdown() may be gone
+        # by the time it is dispatched, and then no handle_request() must be made for it.
+        serving = self._serving()
         self._reach(request)
         if hangs_up:  # before handle_request() or the loop got to it (or, racing, just after)
             self._hang_up(request)
@@ -488,7 +491,7 @@ class Agent(object):
         done = "close_request" if rejected or fails else "dispatched"
         if queued:  # the loop waits at max_children, or it wakes to shutdown(): it must not take it
             request.queued = True
-            if not self._serving():  # 2.7: handle_request() takes it, then waits at the cap
+            if not serving:  # 2.7: handle_request() takes it, then waits at the cap
                 if listening:
                     self.dispatch_call.settle(False, self.deadline)
                 else:
@@ -503,7 +506,7 @@ class Agent(object):
             if taken:
                 self._wait_accepted(request)  # it did: let its worker show itself
             return self.observe()
-        if self._serving():  # serve_forever() takes it; nothing else says when it is done
+        if serving:  # serve_forever() takes it; nothing else says when it is done
             dispatched = self._wait_events(lambda log: self._has(log, done, rid, AGENT_PID))
         else:  # handle_request() dispatches before it returns, or never will
             if listening:  # the one waiting in select() for a connection takes this one
@@ -548,6 +551,10 @@ class Agent(object):
         self.loop_start = len(self.events.log)
         self.count_turns = turn
         self.loop_poll = poll_interval
+        # Armed before the loop starts: one restarted at max_children takes a waiting
+        # connection and then waits at the cap inside its very first service_actions().
+        first_turn = not returns and not turn and poll_interval is not None
+        armed = self._arm_next_turn(lambda: None) if first_turn else None
         self.loop_call = Call(
             "serve_forever",
             lambda: server.serve_forever(poll_interval),
@@ -565,7 +572,7 @@ class Agent(object):
         elif turn:  # its first service_actions() has reaped what had exited before
             self._wait_turns(self.loop_start, 1)
         else:
-            self._on_next_turn(lambda: None)  # its first turn has looked at max_children
+            self._wait_armed_turn(armed)  # its first turn has looked at max_children
         self.count_turns = False
         return self.observe()
 
@@ -581,8 +588,15 @@ class Agent(object):
 
     def _on_next_turn(self, work):
         """Have the running loop do `work` as its next service_actions() starts, and wait."""
+        self._wait_armed_turn(self._arm_next_turn(work))
+
+    def _arm_next_turn(self, work):
+        """Have the loop do `work` as its next service_actions() starts; the log's length."""
         start = len(self.events.log)
         self.next_turn = work
+        return start
+
+    def _wait_armed_turn(self, start):
         self._wait_events(lambda log: any(e["e"] == "service_actions" for e in log[start:]))
 
     def cmd_shutdown(self, must_return=True):
