@@ -491,9 +491,11 @@ def _stops_loop(before: State) -> bool:
 
 
 def _dispatch_waits(after: State) -> bool:
-    """handle_request() waits at max_children: in handle_timeout(), or (2.7) before its fork."""
+    """handle_request() waits: at max_children, in handle_timeout() or (2.7) before its fork;
+    or in select(), for a connection (a release does not make it return, so waiting for it to
+    would only wait out the deadline)."""
     capped = after.server.capped
-    return capped is Capped.TIMEOUT or (capped is Capped.FORK and not after.server.loop)
+    return after.server.listening or capped is Capped.TIMEOUT or (capped is Capped.FORK and not after.server.loop)
 
 
 def _close_must_return(after: State) -> bool:
