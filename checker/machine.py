@@ -495,7 +495,11 @@ def _dispatch_waits(after: State) -> bool:
     or in select(), for a connection (a release does not make it return, so waiting for it to
     would only wait out the deadline)."""
     capped = after.server.capped
-    return after.server.listening or capped is Capped.TIMEOUT or (capped is Capped.FORK and not after.server.loop)
+    return (
+        after.server.listening
+        or capped is Capped.TIMEOUT
+        or (capped is Capped.FORK and not after.server.loop)
+    )
 
 
 def _close_must_return(after: State) -> bool:
