@@ -497,8 +497,7 @@ class Agent(object):
                 else:
                     self._handle_request(must_return=False, listens=True)
             if stops_loop:  # once both calls returned, the log says whether the loop took it
-                self.shutdown_call.settle(True, self.deadline)
-                self.loop_call.settle(True, self.deadline)
+                self._both_return()
                 self.events.sync(self.deadline)
                 taken = self._has(self.events.log, done, rid, AGENT_PID)
             else:
@@ -605,10 +604,18 @@ class Agent(object):
         self._shutdown(watch=not must_return)
         if not must_return:
             self._wait_shutdown_flag()
-        self.shutdown_call.settle(must_return, self.deadline)
         if must_return and self.loop_call is not None:
-            self.loop_call.settle(True, self.deadline)
+            self._both_return()
+        else:
+            self.shutdown_call.settle(must_return, self.deadline)
         return self.observe()
+
+    def _both_return(self):
+        """shutdown() and the loop it stops return: within one deadline for the two, since
+        either returns only once the other has (a target where they hang costs one, not two)."""
+        end = monotonic() + self.deadline
+        self.shutdown_call.settle(True, self.deadline)
+        self.loop_call.settle(True, max(0, end - monotonic()))
 
     def cmd_time_out(self, must_return=True, listens=False, first=None):
         """handle_request() with nothing to accept: it times out, and then waits in
@@ -678,8 +685,7 @@ class Agent(object):
             self._wait_turns(start, 2)
         self.count_turns = False
         if shutdown_returns:  # the loop waited at max_children: below it now, it stops
-            self.shutdown_call.settle(True, self.deadline)
-            self.loop_call.settle(True, self.deadline)
+            self._both_return()
         self._settle_close(close_must_return)
         call = self.dispatch_call
         if call is not None and not call.done.is_set():
