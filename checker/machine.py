@@ -154,6 +154,10 @@ def counterexample_class(guarantee: Guarantee) -> type[Counterexample]:
     return cls
 
 
+class StepNotAllowed(Exception):
+    """A named step that stands for no event the table allows in the machine's state."""
+
+
 @attrs.define
 class RunConfig:
     driver: Driver
@@ -432,6 +436,18 @@ class RefinementMachine(RuleBasedStateMachine):
             self.config.verdicts.setdefault(key, failure)
 
     # -- one step -------------------------------------------------------------------------
+
+    def play(self, action: Action, outcome: Outcome, value: bool | int, index: int = 0) -> Failure | None:
+        """One step named rather than drawn, as a recipe or a test spells it (`index`: which
+        held worker): the failure it shows, if any. StepNotAllowed where the action stands
+        for no event in this state, or for one the table does not allow."""
+        candidate = self._candidate(action, index, outcome, value)
+        if candidate is None or not allowed(self.state, candidate[0]):
+            raise StepNotAllowed(f"{action.name.lower()} stands for no allowed event here")
+        failure = self._do(*candidate, choice=0)
+        if failure is not None:
+            self.failed = True
+        return failure
 
     def _do(self, event: Event, act: Callable[[State], Observation], choice: int) -> Failure | None:
         """Perform one event on the real server and check it: the failure it shows, if any."""

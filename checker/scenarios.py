@@ -17,12 +17,13 @@ from checker.machine import (
     Action,
     Counterexample,
     RunConfig,
+    StepNotAllowed,
     TargetBroke,
     TargetLeftovers,
     machine_for,
 )
 from checker.results import failure_json, failure_lines
-from model import Kind, Outcome, Profile, Transport, allowed
+from model import Kind, Outcome, Profile, Transport
 
 RETURN, RAISE, EXIT = Outcome.RETURN, Outcome.RAISE, Outcome.EXIT
 
@@ -149,13 +150,12 @@ def replay(driver: Driver, profile: Profile, kind: Kind, transport: Transport, s
     try:
         for action, outcome, value in scenario.steps:
             index = value if action in (Action.RELEASE, Action.CLOSE) and isinstance(value, int) else 0
-            candidate = machine._candidate(action, int(index), outcome, value)
-            if candidate is None or not allowed(machine.state, candidate[0]):
+            try:
+                failure = machine.play(action, outcome, value, int(index))
+            except StepNotAllowed:
                 return {"name": scenario.name, "ran": False, "why": f"step {ran + 1} is not allowed here"}
             ran += 1
-            failure = machine._do(*candidate, choice=0)
             if failure is not None:
-                machine.failed = True
                 break
     finally:
         try:

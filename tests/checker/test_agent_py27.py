@@ -18,7 +18,7 @@ from checker.driver import Driver
 from checker.interpreters import Interpreter, NoInterpreter, find
 from checker.machine import Action, Counterexample, RunConfig, machine_for
 from checker.targets import Target
-from model import DOCUMENTED, PROFILES, Call, Child, Kind, Outcome, Profile, Timeout, allowed
+from model import DOCUMENTED, PROFILES, Call, Child, Kind, Outcome, Profile, Timeout
 
 CPYTHON_27 = PROFILES["cpython-2.7"]
 
@@ -217,11 +217,8 @@ def _replay(driver: Driver, profile: Profile, kind: Kind, steps: Steps, misuse: 
     try:
         for action, outcome, value in steps:
             index = value if action is Action.RELEASE and isinstance(value, int) else 0
-            candidate = machine._candidate(action, int(index), outcome, value)
-            assert candidate is not None and allowed(machine.state, candidate[0]), action
-            broken = machine._do(*candidate, choice=0)
+            broken = machine.play(action, outcome, value, int(index))
             if broken is not None:
-                machine.failed = True
                 break
     finally:
         machine.teardown()

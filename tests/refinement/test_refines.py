@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from checker.driver import Driver
-from checker.machine import Action, Counterexample, RefinementMachine, RunConfig, machine_for
+from checker.machine import Action, Counterexample, RefinementMachine, RunConfig, StepNotAllowed, machine_for
 from checker.results import failure_lines
 from checker.run import KindResult, check_kind
 from checker.targets import resolve
@@ -25,7 +25,6 @@ from model import (
     Outcome,
     Profile,
     Transport,
-    allowed,
     outside_contract,
     profile_for_version,
 )
@@ -115,11 +114,8 @@ def replay(
     machine = machine_for(RunConfig(driver=driver, profile=profile, kind=kind, transport=transport))()
     try:
         for action, value in actions:
-            candidate = machine._candidate(action, 0, Outcome.RETURN, value)
-            assert candidate is not None and allowed(machine.state, candidate[0]), action
-            broken = machine._do(*candidate, choice=0)  # the failure the step shows, if any
+            broken = machine.play(action, Outcome.RETURN, value)  # the failure it shows, if any
             if broken is not None:
-                machine.failed = True
                 assert isinstance(broken, Counterexample), broken
                 return broken.guarantee.name
     finally:
@@ -224,9 +220,7 @@ def test_a_loop_without_poll_interval_is_woken_only_by_connections(target: str, 
     seen = []
     try:
         for action, variant in WINDOW:
-            candidate = machine._candidate(action, 0, variant, False)
-            assert candidate is not None and allowed(machine.state, candidate[0]), action
-            assert machine._do(*candidate, choice=0) is None, action
+            assert machine.play(action, variant, False) is None, action
             seen.append(machine.steps[-1])
     finally:
         machine.teardown()
@@ -244,3 +238,20 @@ def test_a_loop_without_poll_interval_is_woken_only_by_connections(target: str, 
             ["reaped", "exited, not reaped"],
             ["reaped", "exited, not reaped"],
         ]
+
+
+def test_a_named_step_that_stands_for_no_allowed_event_is_refused() -> None:
+    """play() refuses a release with no worker held, and one after server_close(), without
+    touching the target; an allowed step still runs after the refusals."""
+    driver = Driver(resolve("impl", None), deadline=1.0)
+    driver.load()
+    machine = machine_for(RunConfig(driver=driver, profile=DOCUMENTED, kind=Kind.THREAD))()
+    try:
+        with pytest.raises(StepNotAllowed):
+            machine.play(Action.RELEASE, Outcome.RETURN, False)
+        assert machine.steps == []
+        assert machine.play(Action.CONNECT, Outcome.RETURN, False) is None
+        assert len(machine.steps) == 1 and len(machine.state.held) == 1
+    finally:
+        machine.teardown()
+        driver.quit()
