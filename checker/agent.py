@@ -232,6 +232,10 @@ class Call(object):
         self.error = None
         self.c_calls = 0
         self.pending = None  # number of the C call the thread is inside, if any
+        # The C calls it is inside, innermost last: a C call may call back into Python and so
+        # into other C calls (2.7's select.select() asks the server's fileno(), which the
+        # agent instruments), and their return must leave the outer one pending.
+        self._inside = []
         self.thread = None
         if start:
             self.thread = threading.Thread(target=self._run, name="sockcheck-" + name)
@@ -243,11 +247,15 @@ class Call(object):
         self._run()
 
     def _profile(self, frame, event, arg):
+        inside = self._inside
         if event == "c_call":
             self.c_calls += 1
+            inside.append(self.c_calls)
             self.pending = self.c_calls
         elif event in ("c_return", "c_exception"):
-            self.pending = None
+            if inside:
+                inside.pop()
+            self.pending = inside[-1] if inside else None
 
     def _run(self):
         if self.watch:
