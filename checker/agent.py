@@ -234,7 +234,8 @@ class Call(object):
         self.pending = None  # number of the C call the thread is inside, if any
         # The C calls it is inside, innermost last: a C call may call back into Python and so
         # into other C calls (2.7's select.select() asks the server's fileno(), which the
-        # agent instruments), and their return must leave the outer one pending.
+        # agent instruments), and their return must leave the outer one pending. `pending`
+        # is its last, kept apart so that the watcher thread reads one attribute.
         self._inside = []
         self.thread = None
         if start:

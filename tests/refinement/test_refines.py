@@ -241,8 +241,8 @@ def test_a_loop_without_poll_interval_is_woken_only_by_connections(target: str, 
 
 
 def test_a_named_step_that_stands_for_no_allowed_event_is_refused() -> None:
-    """play() refuses a release with no worker held, and one after server_close(), without
-    touching the target; an allowed step still runs after the refusals."""
+    """play() refuses a release with no worker held, without taking a step; an allowed step
+    still runs after the refusal."""
     driver = Driver(resolve("impl", None), deadline=1.0)
     driver.load()
     machine = machine_for(RunConfig(driver=driver, profile=DOCUMENTED, kind=Kind.THREAD))()
