@@ -177,7 +177,8 @@ class Events(object):
 
 
 class Recorder(object):
-    """sys.stderr, keeping aside what one thread writes while it asks to (handle_error())."""
+    """sys.stderr or sys.stdout, keeping aside what one thread writes while it asks to
+    (handle_error()). 2.7's `print` sets `softspace` on it, which stays on the Recorder."""
 
     def __init__(self, stream):
         self._stream = stream
@@ -1025,6 +1026,7 @@ class Agent(object):
             "exited": sum(1 for e in mine if e["e"] == "exit"),
             "handle_error": counts.get("handle_error", {"worker": 0, "server": 0}),
             "quiet_errors": sum(1 for e in mine if e["e"] == "quiet_error"),
+            "stdout_errors": sum(1 for e in mine if e["e"] == "stdout_error"),
             "shutdown_request": counts.get("shutdown_request", {"worker": 0, "server": 0}),
             "close_request": counts.get("close_request", {"worker": 0, "server": 0}),
             "closed_before_exit": closed_early,
@@ -1161,12 +1163,14 @@ def _instrumented_server(agent, base):
         def handle_error(self, request, client_address):
             rid = agent.rid_of(request)
             events.emit("handle_error", rid, where=agent.where(rid))
-            with sys.stderr.keep() as kept:
+            with sys.stderr.keep() as kept, sys.stdout.keep() as kept_out:
                 try:
                     base.handle_error(self, request, client_address)
                 finally:
                     if "Traceback (most recent call last)" not in "".join(kept):
                         events.emit("quiet_error", rid)
+                    if "".join(kept_out).strip():
+                        events.emit("stdout_error", rid)
 
         def shutdown_request(self, request):
             rid = agent.rid_of(request)
@@ -1394,6 +1398,7 @@ def main():
     out = os.fdopen(os.dup(1), "w")
     os.dup2(2, 1)  # whatever the target prints goes to stderr, never into the protocol
     sys.stderr = Recorder(sys.stderr)
+    sys.stdout = Recorder(sys.stdout)  # fd 1 is stderr now; Python's own writes are told apart
     agent = Agent(out)
     for line in iter(sys.stdin.readline, ""):  # 2.7's `for line in file` reads ahead
         command = json.loads(line)

@@ -312,6 +312,7 @@ def _worker(raw: dict[str, Any]) -> WorkerObs:
         exited=raw["exited"],
         handle_error=_where(raw["handle_error"]),
         quiet_errors=raw["quiet_errors"],
+        stdout_errors=raw["stdout_errors"],
         shutdown_request=_where(raw["shutdown_request"]),
         close_request=_where(raw["close_request"]),
         closed_before_exit=raw["closed_before_exit"],

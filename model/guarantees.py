@@ -338,11 +338,18 @@ def _loop_runs_until_shutdown(v: StepView) -> list[str]:
 
 
 def _handle_error_prints(v: StepView) -> list[str]:
-    return [
+    found = [
         f"w{w.wid}: handle_error ran without printing a traceback ({o.quiet_errors} times)"
         for w, o in v.pairs()
         if o.quiet_errors
     ]
+    if not v.profile.error_banner_on_stdout:
+        found += [
+            f"w{w.wid}: handle_error wrote to standard output ({o.stdout_errors} times)"
+            for w, o in v.pairs()
+            if o.stdout_errors
+        ]
+    return found
 
 
 def _max_children(v: StepView) -> list[str]:
@@ -470,9 +477,10 @@ GUARANTEES: tuple[Guarantee, ...] = (
     ),
     Guarantee(
         "handle-error-prints",
-        "handle_error() (as the server defines it) prints the exception's traceback to "
-        "standard error, each time it is called.",
-        "",
+        "handle_error() (as the server defines it) prints the exception's traceback, and its "
+        "banner, to standard error, each time it is called; nothing to standard output "
+        "(2.7 prints the banner there).",
+        "bpo-23430",
         _handle_error_prints,
     ),
     Guarantee(

@@ -52,6 +52,7 @@ class WorkerObs:
     exited: int = 0  # handle() left (returned or raised)
     handle_error: Where = Where()
     quiet_errors: int = 0  # handle_error() calls that printed no traceback to stderr
+    stdout_errors: int = 0  # handle_error() calls that wrote to stdout (2.7's banner)
     shutdown_request: Where = Where()
     close_request: Where = Where()
     closed_before_exit: bool = False  # the worker closed the request before handle() left

@@ -76,6 +76,9 @@ class Profile:
     # 3.6+: a handler's SystemExit (any BaseException) never reaches handle_error (bpo-23430).
     # 2.7's bare `except:` sends it there, once, in its worker (a child still exits 1).
     systemexit_reaches_handle_error: bool = False
+    # 3.6+ (bpo-23430): handle_error() prints its banner lines to stderr, beside the
+    # traceback. 2.7 prints them with `print`, to stdout, so a server's log splits in two.
+    error_banner_on_stdout: bool = False
     # 3.3+ (bpo-11109): serve_forever() calls service_actions() each turn, where ForkingMixIn
     # reaps and waits at max_children; process_request() does not collect children. 2.7: no
     # service_actions(), so an idle loop never reaps and never waits at the cap; instead
@@ -147,6 +150,7 @@ CPYTHON_2_7 = Profile(
     cap_blocks_close=False,  # no collect_children() at close, so no cap loop there either
     unstarted_thread_tracked=False,  # nothing is tracked
     systemexit_reaches_handle_error=True,
+    error_banner_on_stdout=True,
     service_actions=False,
     loop_dies_on_closed_socket=True,
 )

@@ -95,6 +95,7 @@ def test_thread_close_does_not_wait_and_systemexit_reaches_handle_error(driver: 
     obs = driver.release(0, Outcome.RAISE, close_must_return=True)
     w0 = obs.workers[0]
     assert not w0.alive and w0.handle_error.worker == 1 and w0.quiet_errors == 0
+    assert w0.stdout_errors == 1  # the banner, printed with `print`
     assert w0.shutdown_request.worker == 1 and w0.close_request.worker == 1
     assert w0.client_eof is True
     w1 = driver.release(1, Outcome.EXIT, close_must_return=True).workers[1]
@@ -155,7 +156,7 @@ def test_a_with_block_is_not_there(driver: Driver) -> None:
 # 2.7's divergences from `documented`, each as the minimal counterexample the checker finds
 # (sockcheck check --target python2.7 --profile documented); the cpython-2.7 profile allows
 # each of these runs.
-C, R, X = Action.CONNECT, Outcome.RETURN, Outcome.EXIT
+C, R, E, X = Action.CONNECT, Outcome.RETURN, Outcome.RAISE, Outcome.EXIT
 DIVERGENCES = [
     ("thread-close-does-not-join", Kind.THREAD, [(C, R, False), (Action.CLOSE, R, False)], "close-waits"),
     (
@@ -166,6 +167,11 @@ DIVERGENCES = [
     ),
     ("fork-close-does-not-wait", Kind.FORK, [(C, R, False), (Action.CLOSE, R, False)], "close-waits"),
     ("fork-systemexit-handled", Kind.FORK, [(C, R, False), (Action.RELEASE, X, False)], "handle-error-once"),
+    # 2.7's handle_error() prints its banner with `print`, to stdout (bpo-23430 moved it)
+    *(
+        (f"{k.value}-banner-on-stdout", k, [(C, R, False), (Action.RELEASE, E, False)], "handle-error-prints")
+        for k in (Kind.THREAD, Kind.FORK)
+    ),
     (
         "fork-close-does-not-reap",
         Kind.FORK,

@@ -46,6 +46,7 @@ from model import (
     WorkerObs,
     check,
 )
+from model.profiles import PROFILES
 from tests.model.model_helpers import CPYTHON_38, each_kind, each_profile, ideal_view, run, traces
 
 T, F = Kind.THREAD, Kind.FORK
@@ -1367,6 +1368,14 @@ def test_handle_error_prints_flags_a_handle_error_that_printed_no_traceback(kind
     assert flagged(with_worker(view, 0, quiet_errors=1)) == {
         "handle-error-prints": ["w0: handle_error ran without printing a traceback (1 times)"]
     }
+
+
+@each_kind
+def test_handle_error_prints_flags_a_banner_on_stdout_but_not_where_2_7_prints_it(kind: Kind) -> None:
+    events = (Connect(), Release(0, Outcome.RAISE))
+    loud = with_worker(view_after(DOCUMENTED, kind, *events), 0, stdout_errors=1)
+    assert flagged(loud) == {"handle-error-prints": ["w0: handle_error wrote to standard output (1 times)"]}
+    assert_keeps_all(with_worker(view_after(PROFILES["cpython-2.7"], kind, *events), 0, stdout_errors=1))
 
 
 @each_kind

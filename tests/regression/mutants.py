@@ -584,6 +584,20 @@ VARIANTS += (
         1,  # connect(spawn fails): the server's own handle_error() for the failed spawn
     ),
     Variant(
+        "handle-error-banner-on-stdout",
+        "handle_error() prints its banner to stdout, as before bpo-23430 (3.6) moved it to stderr",
+        (
+            (
+                "            client_address, file=sys.stderr)\n        import traceback\n",
+                "            client_address)\n        import traceback\n",
+            ),
+        ),
+        "fork",
+        "handle-error-prints",
+        1,  # connect(spawn fails): the server's own handle_error() for the failed spawn
+        "bpo-23430",
+    ),
+    Variant(
         "handle-error-without-traceback-module",
         "handle_error() no longer imports traceback: it raises NameError before printing it",
         (("        import traceback\n        traceback.print_exc()\n", "        traceback.print_exc()\n"),),
