@@ -7,18 +7,22 @@ import json
 import os
 import signal
 import sys
+import time
+from pathlib import Path
 from typing import Any, NoReturn
 
+from checker import exploring, matrix_report
 from checker import matrix as matrix_run
-from checker import matrix_report
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
 from checker.results import failure_lines, result_json
 from checker.run import KindResult, check_kind
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
+from model.explore import Bounds
 
 DEFAULT_EXAMPLES = 100
+EXPLORE_WORKERS = 3
 DEFAULT_DEADLINE = 1.0  # seconds a call that must return may take; SOCKCHECK_DEADLINE overrides
 
 
@@ -69,6 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument("--examples", type=_positive, default=matrix_run.DEFAULT_EXAMPLES)
     matrix.add_argument("--seed", type=int, default=0)
     matrix.add_argument("--jobs", type=_positive, default=matrix_run.default_jobs(), help="cells run at once")
+    explore = commands.add_parser("explore", help="explore the model exhaustively within bounds")
+    explore.add_argument(
+        "--workers", type=_positive, default=EXPLORE_WORKERS, help="requests alive at once (default 3)"
+    )
+    explore.add_argument("--steps", type=_positive, help="events from the start (default: unbounded)")
+    explore.add_argument("--profile", default="all", help="a profile name, or all (default)")
+    explore.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
+    explore.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="tcp")
+    explore.add_argument("--misuse", action="store_true", help="also the calls outside the contract")
+    explore.add_argument("--dot", metavar="FILE", help="write the state graph, abstracted to phases")
+    explore.add_argument("--json", metavar="FILE")
+    explore.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, help="explorations at once")
     return parser
 
 
@@ -85,7 +101,8 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return cmd_matrix(args) if args.command == "matrix" else cmd_check(args)
+        commands = {"matrix": cmd_matrix, "explore": cmd_explore, "check": cmd_check}
+        return commands[args.command](args)
     except (UsageError, BadTarget, CannotRun) as exc:
         print(f"sockcheck: {exc}", file=sys.stderr)
         return 2
@@ -166,6 +183,34 @@ def cmd_matrix(args: argparse.Namespace) -> int:
         raise CannotRun(f"no cell could run: {cells[0]['error']}")
     own_ok = all(matrix_run.own_passed(c) for c in cells if not c["error"])
     return 0 if own_ok else 1
+
+
+def cmd_explore(args: argparse.Namespace) -> int:
+    if args.profile != "all" and args.profile not in PROFILES:
+        raise UsageError(f"no profile {args.profile!r}; there are: {', '.join(PROFILES)}")
+    names = list(PROFILES) if args.profile == "all" else [args.profile]
+    bounds = Bounds(workers=args.workers, steps=args.steps, misuse=args.misuse)
+    jobs = [
+        (name, kind, transport, bounds)
+        for name in names
+        for kind in _kinds(args.kind)
+        for transport in _transports(args.transport)
+    ]
+    steps = "unbounded" if args.steps is None else f"<= {args.steps}"
+    print(
+        f"sockcheck explore: {len(jobs)} explorations; requests alive at once <= {args.workers}, "
+        f"steps {steps}" + (", misuse mode" if args.misuse else ""),
+        flush=True,
+    )
+    started = time.monotonic()
+    results = exploring.run(jobs, args.jobs)
+    for line in exploring.render(results, time.monotonic() - started):
+        print(line)
+    if args.dot:
+        exploring.write_dot(results, Path(args.dot))
+    if args.json:
+        Path(args.json).write_text(json.dumps(exploring.to_json(results), indent=2) + "\n")
+    return 0 if all(r.ok for r in results) else 1
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -79,7 +79,7 @@ class Capped(enum.Enum):
     FORK = "process_request() before its fork (2.7)"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Worker:
     """One request and the thread or child process that handles it.
 
@@ -128,7 +128,7 @@ class Worker:
         return not self.rejected and not self.failed
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)
 class Server:
     """The server object and the attributes of its mix-in."""
 
@@ -201,7 +201,7 @@ class Server:
         return self.shutdown_request and not self.is_shut_down
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # states are dict keys: the explorer hashes each many times
 class State:
     """The whole model state: the server and its workers, oldest first."""
 
