@@ -11,10 +11,10 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from checker import exploring, matrix_report
+from checker import coverage, exploring, matrix_report
 from checker import matrix as matrix_run
 from checker.driver import CannotRun, Driver, TargetInfo
-from checker.machine import Counterexample, RunConfig
+from checker.machine import WITH_BLOCK, Counterexample, RunConfig
 from checker.results import failure_lines, result_json
 from checker.run import KindResult, check_kind
 from checker.targets import BadTarget, Target, resolve
@@ -53,6 +53,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--misuse",
         action="store_true",
         help="also call shutdown() with no loop running and server_close() under a running loop",
+    )
+    check.add_argument(
+        "--no-cover",
+        action="store_true",
+        help="skip taking, after the search, the model transitions it left untaken",
     )
     check.add_argument("--json", metavar="FILE")
     matrix = commands.add_parser(
@@ -236,16 +241,21 @@ def cmd_check(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 misuse=args.misuse,
                 on_example=_progress(kind, transport, args.examples),
+                cover=not args.no_cover,
             )
             for transport in transports
             for kind in kinds
         ]
     finally:
         driver.quit()
-    for result in results:
+    with_block = not any(name in info.lacks for name in WITH_BLOCK)
+    covered = [coverage.of(result, with_block) for result in results]
+    for result, cover in zip(results, covered, strict=True):
         _print_result(result)
+        for line in coverage.lines(cover):
+            print(f"    {line}")
     if args.json:
-        _write_json(args.json, target, info, results)
+        _write_json(args.json, target, info, results, covered)
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -288,7 +298,9 @@ def _print_result(result: KindResult) -> None:
         )
 
 
-def _write_json(path: str, target: Target, info: TargetInfo, results: list[KindResult]) -> None:
+def _write_json(
+    path: str, target: Target, info: TargetInfo, results: list[KindResult], covered: list[coverage.Coverage]
+) -> None:
     data = {
         "target": target.label,
         "python": {
@@ -297,7 +309,9 @@ def _write_json(path: str, target: Target, info: TargetInfo, results: list[KindR
             "executable": info.executable,
         },
         "module": info.file,
-        "results": [result_json(r) for r in results],
+        "results": [
+            {**result_json(r), "coverage": coverage.to_json(c)} for r, c in zip(results, covered, strict=True)
+        ],
         "refines": all(r.passed for r in results),
     }
     with open(path, "w") as out:

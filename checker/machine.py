@@ -53,6 +53,7 @@ from model import (
     outside_contract,
     step,
 )
+from model.explore import Edge, edge
 
 MAX_HELD = 4  # held workers at once: enough for every guarantee here, small enough to shrink
 # Connection attempts after close, per example. Where a child still holds the listening
@@ -168,6 +169,9 @@ class RunConfig:
     misuse: bool = False
     examples_run: int = 0
     steps_run: int = 0
+    # The model transitions the real runs took, seen from afar (model.explore.Edge): what
+    # `sockcheck check` reports as its coverage of the model.
+    edges: set[Edge] = attrs.field(factory=set)
     divergence: Divergence | None = None
     # The shortest counterexample seen for each guarantee, kept by the machine itself: if
     # Hypothesis gives up on the run (a flaky replay), what was already found is not lost.
@@ -203,6 +207,7 @@ class RefinementMachine(RuleBasedStateMachine):
         self.shadow: State | None = None if self.profile == DOCUMENTED else self.state
         self.steps: list[Step] = []
         self.draws: list[int] = []  # every draw of this example, no-ops included
+        self.edges: set[Edge] = set()  # the model transitions this example took
         self.probes = 0
         self.failed = False
         # A repeated prefix went otherwise than the first time: the rest of the example
@@ -407,6 +412,7 @@ class RefinementMachine(RuleBasedStateMachine):
         return self.state.server.transport is not Transport.UDP or not listener_held(self.profile, self.state)
 
     def teardown(self) -> None:
+        self.config.edges |= self.edges
         leftovers = self.driver.stop()
         # An example that already failed keeps its own failure: a violation often leaves
         # work behind (the agent is restarted for the next example either way).
@@ -466,6 +472,7 @@ class RefinementMachine(RuleBasedStateMachine):
         self.state = after
         self.steps.append(Step(event, before, after, obs, choice))
         self.config.steps_run += 1
+        self.edges.add(edge(before, event, after))
         self._follow_documented(event, obs)
         violations = check(StepView(self.profile, before, event, after, obs))
         if violations and all(v.guarantee.name in self.config.muted for v in violations):

@@ -11,8 +11,10 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
+from checker import coverage
 from checker.driver import CannotRun, Driver
 from checker.machine import (
+    WITH_BLOCK,
     Counterexample,
     Divergence,
     RefinementMachine,
@@ -23,6 +25,7 @@ from checker.machine import (
 )
 from checker.minimize import minimize
 from model import Kind, Profile, Transport
+from model.explore import Edge
 
 if sys.version_info < (3, 11):  # pragma: no cover - Hypothesis ships the backport there
     from exceptiongroup import BaseExceptionGroup
@@ -61,6 +64,7 @@ class KindResult:
     misuse: bool = False  # calls outside the documented contract were made too
     # Repeats of the same steps that the target answered otherwise than the first time.
     contradicted: int = 0
+    edges: frozenset[Edge] = frozenset()  # the model transitions the run took (see coverage)
 
     @property
     def passed(self) -> bool:
@@ -87,7 +91,10 @@ def check_kind(
     misuse: bool = False,
     on_example: Callable[[RunConfig], None] | None = None,
     muted: frozenset[str] = frozenset(),
+    cover: bool = False,
 ) -> KindResult:
+    """`cover`: after the search, take every model transition the explorer reaches that no
+    example took (checker.coverage), on the real target, judged like any step."""
     server_class = preflight(driver, kind, transport)
     config = RunConfig(
         driver=driver,
@@ -131,6 +138,11 @@ def check_kind(
             failures += (FlakyTarget(_first_line(flaky)),)
     finally:
         driver.stop()
+    if cover:
+        with_block = not any(name in (driver.info.lacks if driver.info else ()) for name in WITH_BLOCK)
+        ex = coverage.exploration(profile, kind, transport, misuse, with_block)
+        known = {type(f).__name__ for f in failures}
+        failures += tuple(f for f in coverage.take_the_rest(machine, ex) if type(f).__name__ not in known)
     failures = _with_unraised(failures, config)
     failures = tuple(_minimal(machine, f) for f in failures)
     failures += _missing_class(profile, kind, transport, server_class)
@@ -146,6 +158,7 @@ def check_kind(
         divergence=config.divergence,
         misuse=misuse,
         contradicted=config.contradicted,
+        edges=frozenset(config.edges),
     )
 
 

@@ -99,6 +99,9 @@ class Exploration:
     stuck: tuple[Witness, ...]  # states from which no run reaches closed (complete runs only)
     cells: frozenset[tuple[Phase, type]]  # the table's cells some transition used
     edges: frozenset[Edge]
+    # The shortest run that takes each edge: events from the initial state, each naming its
+    # workers as the reduced state before it does (see `numbering`).
+    runs: dict[Edge, tuple[Event, ...]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
     def states_per_second(self) -> float:
@@ -187,20 +190,26 @@ def _gone(state: State, w: Worker) -> bool:
     return not w.tracked and not w.may_be_retained
 
 
+def numbering(state: State) -> dict[int, int]:
+    """Each kept worker's number in the reduced state: gone ones dropped, then queued ones
+    in order, tracked threads in order, the others sorted."""
+    kept = [w for w in state.workers if not _gone(state, w)]
+    queued = [w for w in kept if w.queued]
+    tracked = [w for w in kept if w.tracked and not w.queued]
+    free = sorted((w for w in kept if not w.queued and not w.tracked), key=lambda w: _content(state, w))
+    return {w.wid: i for i, w in enumerate(queued + tracked + free)}
+
+
 def canonical(state: State, bounds: Bounds) -> State:
     """The representative of the states that behave as this one does (see the module's
     docstring): gone workers dropped, the rest renumbered, what no cell reads evened out."""
     if not bounds.symmetry:
         return state
     server = state.server
-    kept = [w for w in state.workers if not _gone(state, w)]
     # The oldest queued connection is taken first, and a handler's server_close() joins the
     # tracked threads spawned before it: those two keep their order; the others are sorted.
-    queued = [w for w in kept if w.queued]
-    tracked = [w for w in kept if w.tracked and not w.queued]
-    free = sorted((w for w in kept if not w.queued and not w.tracked), key=lambda w: _content(state, w))
-    kept = queued + tracked + free
-    number = {w.wid: i for i, w in enumerate(kept)}
+    number = numbering(state)
+    kept = sorted((state.worker(wid) for wid in number), key=lambda w: number[w.wid])
     server = attrs.evolve(
         server,
         awaited=frozenset(number[wid] for wid in server.awaited),
@@ -297,13 +306,18 @@ def edge(before: State, event: Event, after: State) -> Edge:
 
 
 def explore(
-    profile: Profile, kind: Kind, transport: Transport = Transport.TCP, bounds: Bounds = Bounds()
+    profile: Profile,
+    kind: Kind,
+    transport: Transport = Transport.TCP,
+    bounds: Bounds = Bounds(),
+    judge: bool = True,  # check the guarantees (off: only the states and transitions, twice as fast)
 ) -> Exploration:
     started = time.monotonic()
     initial = State.initial(kind, transport)
     index: dict[State, int] = {initial: 0}
     states: list[State] = [initial]
-    parent: list[tuple[int, str] | None] = [None]
+    parent: list[tuple[int, str, Event] | None] = [None]
+    first: dict[Edge, tuple[int, Event]] = {}  # where each edge was first taken: the shortest run
     depth = [0]
     successors: list[list[int]] = []
     violations: dict[str, Witness] = {}
@@ -319,9 +333,16 @@ def explore(
     def trace(i: int, last: str | None = None) -> tuple[str, ...]:
         steps = [] if last is None else [last]
         while parent[i] is not None:
-            i, name = parent[i]  # type: ignore[misc]
+            i, name, _ = parent[i]  # type: ignore[misc]
             steps.append(name)
         return tuple(reversed(steps))
+
+    def run_to(i: int) -> tuple[Event, ...]:
+        events: list[Event] = []
+        while parent[i] is not None:
+            i, _, event = parent[i]  # type: ignore[misc]
+            events.append(event)
+        return tuple(reversed(events))
 
     while frontier:
         i = frontier.popleft()
@@ -340,9 +361,16 @@ def explore(
             after = step(profile, state, event)
             name = label(state, event)
             cells.add((state.server.phase, type(event)))
-            edges.add(edge(state, event, after))
-            view = StepView(profile, state, event, after, ideal_obs(profile, state, event, after))
-            for violation in check(view):
+            seen = edge(state, event, after)
+            if seen not in edges:
+                edges.add(seen)
+                first[seen] = (i, event)
+            view = (
+                StepView(profile, state, event, after, ideal_obs(profile, state, event, after))
+                if judge
+                else None
+            )
+            for violation in check(view) if view is not None else ():
                 if violation.guarantee.name not in violations:
                     details = "; ".join(violation.details)
                     violations[violation.guarantee.name] = Witness(details, trace(i, name))
@@ -351,7 +379,7 @@ def explore(
             if j is None:
                 j = index[rep] = len(states)
                 states.append(rep)
-                parent.append((i, name))
+                parent.append((i, name, event))
                 depth.append(depth[i] + 1)
                 frontier.append(j)
             successors[i].append(j)
@@ -378,6 +406,7 @@ def explore(
         stuck=tuple(stuck),
         cells=frozenset(cells),
         edges=frozenset(edges),
+        runs={e: (*run_to(i), event) for e, (i, event) in first.items()},
     )
 
 

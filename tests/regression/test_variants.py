@@ -48,12 +48,16 @@ def check_json(
     seed: int = 0,
     misuse: bool = False,
     target: str | None = None,
+    cover: bool = False,
 ) -> tuple[int, dict[str, Any]]:
-    """Check `module` in the running interpreter, or in `target` (an interpreter's path)."""
+    """Check `module` in the running interpreter, or in `target` (an interpreter's path). The
+    variants measure the search, so the transitions it left are not taken after it unless
+    `cover` (a mutant that hangs would wait out a deadline in each)."""
     report = folder / "report.json"
     args = ["--target", target] if target is not None else []
     args += ["--kind", kind, "--transport", transport, "--seed", str(seed), "--examples", str(examples)]
     args += ["--misuse"] if misuse else []
+    args += [] if cover else ["--no-cover"]
     args += ["--json", str(report)]
     done = sockcheck("check", "--module", str(module), *args, deadline=deadline)
     assert done.returncode in (0, 1), done.stderr
@@ -88,8 +92,11 @@ def test_variant_is_found_minimally(variant: Variant, tmp_path: Path) -> None:
 def test_unmodified_copy_refines(tmp_path: Path) -> None:
     module = tmp_path / "socketserver.py"
     shutil.copy(socketserver.__file__, module)
-    status, report = check_json(module, "both", tmp_path, transport="all")
+    status, report = check_json(module, "both", tmp_path, transport="all", cover=True)
     assert status == 0, found(report)
+    assert all(r["coverage"]["share"] == 1.0 for r in report["results"]), [
+        r["coverage"] for r in report["results"]
+    ]
     checked = [(r["kind"], r["transport"]) for r in report["results"]]
     assert checked == [(k, t) for t in ("tcp", "udp", "unix", "unix-datagram") for k in ("thread", "fork")]
     assert all(r["passed"] and r["examples"] >= 100 for r in report["results"])
