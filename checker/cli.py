@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from checker import coverage, exploring, matrix_report
+from checker import coverage, docs, exploring, matrix_report
 from checker import matrix as matrix_run
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import WITH_BLOCK, Counterexample, RunConfig
@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--dot", metavar="FILE", help="write the state graph, abstracted to phases")
     explore.add_argument("--json", metavar="FILE")
     explore.add_argument("--jobs", type=_positive, default=os.cpu_count() or 1, help="explorations at once")
+    docs_cmd = commands.add_parser(
+        "docs", help="write docs/SEMANTICS.md and the state diagram from the model"
+    )
+    docs_cmd.add_argument(
+        "--out", metavar="DIR", default="docs", help="the directory to write (default docs/)"
+    )
     return parser
 
 
@@ -106,7 +112,7 @@ def _positive(text: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        commands = {"matrix": cmd_matrix, "explore": cmd_explore, "check": cmd_check}
+        commands = {"matrix": cmd_matrix, "explore": cmd_explore, "check": cmd_check, "docs": cmd_docs}
         return commands[args.command](args)
     except (UsageError, BadTarget, CannotRun) as exc:
         print(f"sockcheck: {exc}", file=sys.stderr)
@@ -216,6 +222,15 @@ def cmd_explore(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(exploring.to_json(results), indent=2) + "\n")
     return 0 if all(r.ok for r in results) else 1
+
+
+def cmd_docs(args: argparse.Namespace) -> int:
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out {args.out}: not a directory")
+    for path in docs.write(out):
+        print(f"sockcheck docs: wrote {path}")
+    return 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:
