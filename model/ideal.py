@@ -54,6 +54,8 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
     return Observation(
         workers=tuple(workers),
         close=close,
+        # as built, joining a thread that never started, or the calling one
+        close_error="RuntimeError: cannot join thread" if close is Call.RAISED else None,
         close_return_seq=CLOSE_RETURN_SEQ if phase is Phase.CLOSED else None,
         dispatch=dispatch,
         probe=probe,
@@ -90,6 +92,7 @@ def _ideal_worker_obs(profile: Profile, w: Worker, stream: bool) -> WorkerObs:
             entered=0,
             exited=0,
             handle_error=Where(server=1) if w.failed else Where(),
+            stdout_errors=1 if w.failed and profile.error_banner_on_stdout else 0,
             shutdown_request=Where(server=1),
             close_request=Where(server=1),
             client_eof=True if stream else None,
@@ -107,12 +110,14 @@ def _ideal_worker_obs(profile: Profile, w: Worker, stream: bool) -> WorkerObs:
         entered=1,
         exited=done,
         handle_error=Where(worker=1) if _reaches_handle_error(profile, w) else Where(),
+        stdout_errors=1 if _reaches_handle_error(profile, w) and profile.error_banner_on_stdout else 0,
         shutdown_request=Where(worker=done),
         close_request=Where(worker=done, server=1 if w.kind is Kind.FORK else 0),
         closed_before_exit=False,
         client_eof=None if w.hung_up or not stream else not w.held,
         released_seq=None if w.held else w.wid,
-        retained=False,  # a perfect server lets go of a thread as it finishes
+        # as late as the profile lets it: a thread the server may still hold is held
+        retained=w.may_be_retained,
         exit_status=(0 if w.outcome is Outcome.RETURN else 1) if child is Child.ZOMBIE else None,
     )
 
