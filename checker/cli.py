@@ -214,7 +214,13 @@ def cmd_explore(args: argparse.Namespace) -> int:
         flush=True,
     )
     started = time.monotonic()
-    results = exploring.run(jobs, args.jobs)
+
+    def done(r: exploring.Exploration) -> None:  # progress, on stderr
+        print(
+            f"  explored {r.profile} {r.kind.value} {r.transport.value}: {r.states} states", file=sys.stderr
+        )
+
+    results = exploring.run(jobs, args.jobs, done)
     for line in exploring.render(results, time.monotonic() - started):
         print(line)
     if args.dot:

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+
+import attrs
 
 from model import GUARANTEES, PROFILES, TRANSITIONS, Kind, Refused, Transport
 from model.explore import Bounds, Edge, Exploration, explore, structure
@@ -16,11 +18,37 @@ from model.explore import Bounds, Edge, Exploration, explore, structure
 Job = tuple[str, Kind, Transport, Bounds]
 
 
-def run(jobs: Sequence[Job], workers: int) -> list[Exploration]:
-    if workers <= 1 or len(jobs) == 1:
-        return [_one(job) for job in jobs]
-    with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(_one, jobs))
+def run(
+    jobs: Sequence[Job], workers: int, on_done: Callable[[Exploration], None] | None = None
+) -> list[Exploration]:
+    """Every job's exploration, in the jobs' order; `on_done` hears of each as it ends. Two
+    profiles whose switches differ only where the model does not look (the forking Unix
+    classes' presence: cpython-3.8 and cpython-3.12) are explored once."""
+    unique: dict[tuple, Job] = {}
+    for job in jobs:
+        unique.setdefault(_behaviour(job), job)
+    done: dict[tuple, Exploration] = {}
+
+    def finished(key: tuple, found: Exploration) -> None:
+        done[key] = found
+        if on_done is not None:
+            on_done(found)
+
+    if workers <= 1 or len(unique) == 1:
+        for key, job in unique.items():
+            finished(key, _one(job))
+    else:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(_one, job): key for key, job in unique.items()}
+            for future in concurrent.futures.as_completed(futures):
+                finished(futures[future], future.result())
+    return [attrs.evolve(done[_behaviour(job)], profile=job[0]) for job in jobs]
+
+
+def _behaviour(job: Job) -> tuple:
+    name, kind, transport, bounds = job
+    profile = attrs.evolve(PROFILES[name], name="", summary="", forking_unix_classes=False)
+    return (profile, kind, transport, bounds)
 
 
 def _one(job: Job) -> Exploration:
