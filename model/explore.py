@@ -223,8 +223,17 @@ def canonical(state: State, bounds: Bounds) -> State:
         max_children=server.max_children if server.max_children <= bounds.workers else 40,
         daemon_threads=server.daemon_threads and server.kind is Kind.THREAD,
     )
-    workers = tuple(w if w.wid == number[w.wid] else attrs.evolve(w, wid=number[w.wid]) for w in kept)
+    workers = tuple(_settled(w, number[w.wid]) for w in kept)
     return State(server=server, workers=workers)
+
+
+def _settled(w: Worker, wid: int) -> Worker:
+    """A finished worker as it goes on: how its handler left and whether its client hung up
+    are read once, as it finishes (the exit status and handle_error() then), never after;
+    so all finished ones look as if they returned on a connection that stayed."""
+    if w.finished and w.spawned and (w.outcome is not Outcome.RETURN or w.hung_up):
+        return attrs.evolve(w, wid=wid, outcome=Outcome.RETURN, hung_up=False)
+    return w if w.wid == wid else attrs.evolve(w, wid=wid)
 
 
 def _passes(timeout: Timeout) -> Timeout:
