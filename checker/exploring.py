@@ -42,7 +42,12 @@ def run(
             futures = {pool.submit(_one, job): key for key, job in unique.items()}
             for future in concurrent.futures.as_completed(futures):
                 finished(futures[future], future.result())
-    return [attrs.evolve(done[_behaviour(job)], profile=job[0]) for job in jobs]
+    results = []
+    for job in jobs:
+        found = done[_behaviour(job)]
+        copy = found.profile != job[0]
+        results.append(attrs.evolve(found, profile=job[0], same_as=found.profile if copy else None))
+    return results
 
 
 def _behaviour(job: Job) -> tuple:
@@ -63,14 +68,18 @@ def render(results: Sequence[Exploration], seconds: float) -> list[str]:
         f"{'depth':>5} {'seconds':>7} {'states/s':>8}  verdict"
     ]
     for r in results:
-        verdict = "ok" if r.ok else _problems(r)
+        verdict = ("ok" if r.ok else _problems(r)) + (
+            f" (as {r.same_as}: not walked again)" if r.same_as else ""
+        )
         bound = "" if r.complete else "  (step bound reached)"
         lines.append(
             f"  {r.profile:<13} {r.kind.value:<6} {r.transport.value:<13} {r.states:>8} {r.transitions:>11} "
             f"{r.depth:>5} {r.seconds:>7.1f} {r.states_per_second:>8.0f}  {verdict}{bound}"
         )
-    states = sum(r.states for r in results)
-    lines.append(f"  {states} states in {seconds:.1f} s: {states / seconds:.0f} states per second over all")
+    states = sum(r.states for r in results if r.same_as is None)
+    lines.append(
+        f"  {states} states walked in {seconds:.1f} s: {states / seconds:.0f} states per second over all"
+    )
     lines += [
         "",
         "guarantees, checked on every transition against the observation of a server that keeps them:",

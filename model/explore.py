@@ -102,6 +102,7 @@ class Exploration:
     # The shortest run that takes each edge: events from the initial state, each naming its
     # workers as the reduced state before it does (see `numbering`).
     runs: dict[Edge, tuple[Event, ...]] = attrs.field(factory=dict, eq=False, repr=False)
+    same_as: str | None = None  # the profile whose exploration this one repeats (not walked again)
 
     @property
     def states_per_second(self) -> float:
