@@ -56,6 +56,9 @@ class Coverage:
     taken: frozenset[Edge]  # what the runs took that the explorer reaches
     reachable: frozenset[Edge]
     beyond: frozenset[Edge]  # what the runs took beyond the explorer's bound
+    # Guarantee cases: a guarantee on an edge where one changed observation breaks it.
+    cases: frozenset[tuple[str, Edge]] = frozenset()
+    cases_taken: frozenset[tuple[str, Edge]] = frozenset()
 
     @property
     def missed(self) -> list[Edge]:
@@ -81,8 +84,16 @@ def reachable(
 
 
 def of(result: KindResult, with_block: bool) -> Coverage:
-    reach = reachable(result.profile, result.kind, result.transport, result.misuse, with_block)
-    return Coverage(taken=result.edges & reach, reachable=reach, beyond=result.edges - reach)
+    ex = exploration(result.profile, result.kind, result.transport, result.misuse, with_block)
+    reach = ex.edges
+    cases = frozenset((g, e) for e, stake in ex.cases.items() for g in stake)
+    return Coverage(
+        taken=result.edges & reach,
+        reachable=reach,
+        beyond=result.edges - reach,
+        cases=cases,
+        cases_taken=frozenset(c for c in cases if c[1] in result.edges),
+    )
 
 
 def lines(coverage: Coverage, shown: int = 8) -> list[str]:
@@ -93,6 +104,12 @@ def lines(coverage: Coverage, shown: int = 8) -> list[str]:
     if coverage.beyond:
         found += f", and {len(coverage.beyond)} it reaches only with more"
     out = [found]
+    if coverage.cases:
+        share = len(coverage.cases_taken) / len(coverage.cases)
+        out.append(
+            f"guarantee cases: {len(coverage.cases_taken)} of {len(coverage.cases)} ({share:.0%}): a "
+            "guarantee on a transition where one changed observation would break it"
+        )
     missed = coverage.missed
     for e in missed[:shown]:
         out.append(f"  not taken: {describe(e)}")
@@ -113,6 +130,7 @@ def to_json(coverage: Coverage) -> dict:
         "share": round(coverage.share, 4),
         "beyond_the_bound": len(coverage.beyond),
         "missed": [describe(e) for e in coverage.missed],
+        "guarantee_cases": {"taken": len(coverage.cases_taken), "at_stake": len(coverage.cases)},
     }
 
 

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 import attrs
 
 from model.guarantees import StepView, check
-from model.ideal import ideal_obs
+from model.ideal import at_stake, ideal_obs
 from model.profiles import Profile
 from model.state import Capped, Kind, Outcome, Phase, Reaped, Server, State, Timeout, Transport, Worker
 from model.table import (
@@ -103,6 +103,8 @@ class Exploration:
     # workers as the reduced state before it does (see `numbering`).
     runs: dict[Edge, tuple[Event, ...]] = attrs.field(factory=dict, eq=False, repr=False)
     same_as: str | None = None  # the profile whose exploration this one repeats (not walked again)
+    # The guarantees at stake on each edge's shortest run (model.ideal.at_stake).
+    cases: dict[Edge, frozenset[str]] = attrs.field(factory=dict, eq=False, repr=False)
 
     @property
     def states_per_second(self) -> float:
@@ -327,7 +329,8 @@ def explore(
     index: dict[State, int] = {initial: 0}
     states: list[State] = [initial]
     parent: list[tuple[int, str, Event] | None] = [None]
-    first: dict[Edge, tuple[int, Event]] = {}  # where each edge was first taken: the shortest run
+    first: dict[Edge, tuple[int, Event]] = {}
+    cases: dict[Edge, frozenset[str]] = {}  # where each edge was first taken: the shortest run
     depth = [0]
     successors: list[list[int]] = []
     violations: dict[str, Witness] = {}
@@ -375,6 +378,7 @@ def explore(
             if seen not in edges:
                 edges.add(seen)
                 first[seen] = (i, event)
+                cases[seen] = at_stake(profile, state, event, after)  # on its shortest run
             view = (
                 StepView(profile, state, event, after, ideal_obs(profile, state, event, after))
                 if judge
@@ -417,6 +421,7 @@ def explore(
         cells=frozenset(cells),
         edges=frozenset(edges),
         runs={e: (*run_to(i), event) for e, (i, event) in first.items()},
+        cases=cases,
     )
 
 

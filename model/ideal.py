@@ -9,7 +9,12 @@ the shutdown() that waited for it.
 
 from __future__ import annotations
 
-from model.guarantees import StepView
+import enum
+from collections.abc import Iterator
+
+import attrs
+
+from model.guarantees import StepView, check
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import Profile
 from model.state import Capped, Kind, Outcome, Phase, Reaped, State, Worker
@@ -126,3 +131,49 @@ def _reaches_handle_error(profile: Profile, w: Worker) -> bool:
     """An Exception does; a SystemExit too where the profile's except clause is bare (2.7)."""
     bare = profile.systemexit_reaches_handle_error
     return w.outcome is Outcome.RAISE or (w.outcome is Outcome.EXIT and bare)
+
+
+# --- where a guarantee can fail -------------------------------------------------------------
+#
+# A guarantee "case" is a guarantee on a transition where some observation would break it:
+# the ideal observation changed in one fact (a call's state, a flag, a count one more, a
+# child's state) and checked again. A guarantee no such change can break there is not
+# exercised by taking that transition, whatever the target does.
+
+
+def at_stake(profile: Profile, before: State, event: Event, after: State) -> frozenset[str]:
+    """The guarantees one changed fact of the ideal observation breaks on this transition."""
+    ideal = ideal_obs(profile, before, event, after)
+    broken: set[str] = set()
+    for obs in _one_fact_changed(ideal):
+        broken |= {v.guarantee.name for v in check(StepView(profile, before, event, after, obs))}
+    return frozenset(broken)
+
+
+def _one_fact_changed(obs: Observation) -> Iterator[Observation]:
+    for name, value in _facts(obs):
+        for other in _others(value):
+            yield attrs.evolve(obs, **{name: other})
+    for i, worker in enumerate(obs.workers):
+        for name, value in _facts(worker):
+            for other in _others(value):
+                workers = list(obs.workers)
+                workers[i] = attrs.evolve(worker, **{name: other})
+                yield attrs.evolve(obs, workers=tuple(workers))
+
+
+def _facts(value: Observation | WorkerObs) -> Iterator[tuple[str, object]]:
+    for field in attrs.fields(type(value)):
+        if field.name not in ("workers", "wid") and not field.name.endswith(("_seq", "_error")):
+            yield field.name, getattr(value, field.name)
+
+
+def _others(value: object) -> Iterator[object]:
+    if isinstance(value, bool):
+        yield not value
+    elif isinstance(value, int):
+        yield value + 1
+    elif isinstance(value, enum.Enum):
+        yield from (member for member in type(value) if member is not value)
+    elif isinstance(value, Where):
+        yield from (Where(value.worker + 1, value.server), Where(value.worker, value.server + 1))

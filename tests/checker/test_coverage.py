@@ -70,6 +70,8 @@ def test_a_short_check_still_takes_every_reachable_transition(kind: str, tmp_pat
         tmp_path, "--target", "impl", "--kind", kind, "--examples", "5", "--seed", "1", "--no-cover"
     )
     assert searched[0]["coverage"]["share"] < 1.0 and searched[0]["coverage"]["missed"]
+    cases, partly = results[0]["coverage"]["guarantee_cases"], searched[0]["coverage"]["guarantee_cases"]
+    assert cases["taken"] == cases["at_stake"] > 100 and partly["taken"] < partly["at_stake"]
 
 
 def test_what_the_search_misses_the_rest_finds(tmp_path: Path) -> None:

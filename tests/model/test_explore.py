@@ -93,3 +93,14 @@ def test_the_symmetry_reduction_loses_nothing(name: str, kind: Kind) -> None:
     assert reduced.edges == whole.edges and reduced.cells == whole.cells
     assert reduced.violations.keys() == whole.violations.keys()
     assert reduced.states < whole.states
+
+
+def test_a_guarantee_is_at_stake_only_where_an_observation_could_break_it() -> None:
+    from model import Connect, State, step
+    from model.ideal import at_stake
+
+    connected = step(DOCUMENTED, State.initial(Kind.THREAD), Connect())
+    assert "close-waits" not in at_stake(DOCUMENTED, State.initial(Kind.THREAD), Connect(), connected)
+    closing = step(DOCUMENTED, connected, Close())
+    stake = at_stake(DOCUMENTED, connected, Close(), closing)
+    assert "close-waits" in stake and "nothing-accepted-after-shutdown" not in stake
