@@ -725,9 +725,11 @@ VARIANTS += (
         "thread",
         "close-raises-nothing",
         3,
-        # connect, connect, then the first handler closes: seeds 1-3 and 5 find it within 100
-        # examples (3 of them at 3 steps), 4 and 6 do not.
-        seed=3,
+        # connect, connect, then the first handler closes: a rare sequence. Which seeds find it
+        # within 100 examples moved with code the search does not run (merging checker/docs.py,
+        # only imported, turned seed 3 from found to not; not understood): now 1 (at 3 steps)
+        # and 2 (close-waits, 4 steps) of seeds 0-7.
+        seed=1,
     ),
 )
 
