@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 from checker import coverage, docs, exploring, matrix_report
 from checker import matrix as matrix_run
 from checker.driver import CannotRun, Driver, TargetInfo
-from checker.machine import WITH_BLOCK, Counterexample, RunConfig
+from checker.machine import Counterexample, RunConfig
 from checker.results import failure_lines, result_json
 from checker.run import KindResult, check_kind
 from checker.targets import BadTarget, Target, resolve
@@ -269,8 +269,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         ]
     finally:
         driver.quit()
-    with_block = not any(name in info.lacks for name in WITH_BLOCK)
-    covered = [coverage.of(result, with_block) for result in results]
+    covered = [coverage.of(result) for result in results]
     for result, cover in zip(results, covered, strict=True):
         _print_result(result)
         for line in coverage.lines(cover):

@@ -18,6 +18,8 @@ import attrs
 from checker.machine import (
     ATTRIBUTE_OF,
     OUTCOMES,
+    SOCKET_TIMEOUTS,
+    TIMEOUTS,
     Action,
     Failure,
     RefinementMachine,
@@ -40,7 +42,6 @@ from model import (
     Shutdown,
     State,
     TimeOut,
-    Timeout,
     Transport,
 )
 from model.explore import Bounds, Edge, Exploration, explore, numbering
@@ -77,14 +78,8 @@ def exploration(
     return explore(profile, kind, transport, bounds, judge=False)
 
 
-def reachable(
-    profile: Profile, kind: Kind, transport: Transport, misuse: bool, with_block: bool
-) -> frozenset[Edge]:
-    return exploration(profile, kind, transport, misuse, with_block).edges
-
-
-def of(result: KindResult, with_block: bool) -> Coverage:
-    ex = exploration(result.profile, result.kind, result.transport, result.misuse, with_block)
+def of(result: KindResult) -> Coverage:
+    ex = exploration(result.profile, result.kind, result.transport, result.misuse, result.with_block)
     reach = ex.edges
     cases = frozenset((g, e) for e, stake in ex.cases.items() for g in stake)
     return Coverage(
@@ -217,13 +212,8 @@ def as_step(state: State, event: Event) -> tuple[Action, Outcome, bool | int, in
             return Action.CLOSE, Outcome.EXIT, False, held.index(event.by_handler)
         return Action.CLOSE, Outcome.RAISE if event.by_exit else ret, False, 0
     if isinstance(event, TimeOut):
-        variant = OUTCOMES[(None, Timeout.LONG, Timeout.SHORT).index(event.socket_timeout)]
-        return (
-            Action.TIME_OUT,
-            variant,
-            False,
-            (None, Timeout.NONE, Timeout.LONG, Timeout.SHORT).index(event.timeout),
-        )
+        variant = OUTCOMES[SOCKET_TIMEOUTS.index(event.socket_timeout)]
+        return Action.TIME_OUT, variant, False, TIMEOUTS.index(event.timeout)
     if isinstance(event, Serve):
         return Action.SERVE, OUTCOMES[POLL_INTERVALS.index(event.poll_interval)], False, 0
     assert isinstance(event, Shutdown)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import attrs
 
+from checker import svg
 from model import GUARANTEES, PROFILES, TRANSITIONS, Kind, Refused, Transport
 from model.explore import Bounds, Edge, Exploration, explore, structure
 
@@ -95,10 +96,11 @@ def render(results: Sequence[Exploration], seconds: float) -> list[str]:
         lines.append(f"      {witness.what}")
         lines.append(f"      after: {'; '.join(witness.steps)}")
     lines += ["", "the table:"]
-    lines += [f"  {problem}" for problem in structure()] or []
+    problems = structure()
+    lines += [f"  {problem}" for problem in problems]
     cells = [key for key, cell in TRANSITIONS.items() if not isinstance(cell, Refused)]
     refused = len(TRANSITIONS) - len(cells)
-    if not structure():
+    if not problems:
         lines.append(
             f"  every phase x event type has a cell: {len(cells)} transitions, "
             f"{refused} refused, each with a reason"
@@ -173,12 +175,8 @@ def to_dot(edges: Iterable[Edge]) -> str:
     """The state graph abstracted to the server's phases: one node per phase, one arrow per
     pair of phases, labelled with the events that take it (self-loops left out: every phase
     has attribute changes and the like that keep it)."""
-    arrows: dict[tuple[str, str], set[str]] = {}
-    nodes: set[str] = set()
-    for e in edges:
-        nodes |= {e.before, e.after}
-        if e.before != e.after:
-            arrows.setdefault((e.before, e.after), set()).add(e.event)
+    edges = list(edges)
+    nodes = {phase for e in edges for phase in (e.before, e.after)}
     lines = [
         "digraph socketserver {",
         "  rankdir=LR;",
@@ -187,8 +185,8 @@ def to_dot(edges: Iterable[Edge]) -> str:
     lines.append('  edge [fontname="Helvetica", fontsize=10];')
     for node in sorted(nodes, key=_phase_order):
         lines.append(f"  {json.dumps(node)};")
-    for (a, b), names in sorted(arrows.items()):
-        label = "\\n".join(sorted(names))
+    for (a, b), names in svg.arrows_of(edges).items():
+        label = "\\n".join(names)
         lines.append(f'  {json.dumps(a)} -> {json.dumps(b)} [label="{label}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"

@@ -20,7 +20,7 @@ import attrs
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
-from checker.driver import Driver, TargetFailure
+from checker.driver import Driver, TargetFailure, TargetInfo
 from model import (
     ATTRIBUTES,
     DOCUMENTED,
@@ -62,6 +62,10 @@ MAX_HELD = 4  # held workers at once: enough for every guarantee here, small eno
 MAX_PROBES = 3
 ARGUMENTS = 3 * MAX_HELD  # an action's argument: which held worker (÷3) and a variant (%3)
 OUTCOMES = (Outcome.RETURN, Outcome.RAISE, Outcome.EXIT)
+# TIME_OUT's values, set first (None: left as it is): server.timeout by the argument's index,
+# the socket's timeout by its variant.
+TIMEOUTS = (None, Timeout.NONE, Timeout.LONG, Timeout.SHORT)
+SOCKET_TIMEOUTS = (None, Timeout.LONG, Timeout.SHORT)
 # What a step needs of the target module, as TargetInfo.lacks names it.
 WITH_BLOCK = ("BaseServer.__enter__", "BaseServer.__exit__")
 
@@ -207,7 +211,6 @@ class RefinementMachine(RuleBasedStateMachine):
         self.shadow: State | None = None if self.profile == DOCUMENTED else self.state
         self.steps: list[Step] = []
         self.draws: list[int] = []  # every draw of this example, no-ops included
-        self.edges: set[Edge] = set()  # the model transitions this example took
         self.probes = 0
         self.failed = False
         # A repeated prefix went otherwise than the first time: the rest of the example
@@ -353,8 +356,8 @@ class RefinementMachine(RuleBasedStateMachine):
         timeout first set as the argument says (its first: both left as they are). Setting
         them in the same step makes "a socket timeout an hour long, then handle_request()" one
         step, not two the search would rarely put together."""
-        timeout = (None, Timeout.NONE, Timeout.LONG, Timeout.SHORT)[index % 4]
-        socket_timeout = (None, Timeout.LONG, Timeout.SHORT)[OUTCOMES.index(variant)]
+        timeout = TIMEOUTS[index % len(TIMEOUTS)]
+        socket_timeout = SOCKET_TIMEOUTS[OUTCOMES.index(variant)]
         event = TimeOut(timeout, socket_timeout)
         return event, lambda after: self.driver.time_out(
             must_return=after.server.capped is not Capped.TIMEOUT and not after.server.listening,
@@ -383,9 +386,7 @@ class RefinementMachine(RuleBasedStateMachine):
         )
 
     def _lacks(self, *names: str) -> bool:
-        """Whether the target module lacks any of these (as its agent reported at load)."""
-        info = self.driver.info
-        return info is not None and any(name in info.lacks for name in names)
+        return lacks(self.driver.info, *names)
 
     def _hang_up(self, during: bool, index: int) -> tuple[Event, Callable[[State], Observation]] | None:
         """A held request's client resets its connection (during its handler), or a new client
@@ -412,7 +413,6 @@ class RefinementMachine(RuleBasedStateMachine):
         return self.state.server.transport is not Transport.UDP or not listener_held(self.profile, self.state)
 
     def teardown(self) -> None:
-        self.config.edges |= self.edges
         leftovers = self.driver.stop()
         # An example that already failed keeps its own failure: a violation often leaves
         # work behind (the agent is restarted for the next example either way).
@@ -472,7 +472,7 @@ class RefinementMachine(RuleBasedStateMachine):
         self.state = after
         self.steps.append(Step(event, before, after, obs, choice))
         self.config.steps_run += 1
-        self.edges.add(edge(before, event, after))
+        self.config.edges.add(edge(before, event, after))
         self._follow_documented(event, obs)
         violations = check(StepView(self.profile, before, event, after, obs))
         if violations and all(v.guarantee.name in self.config.muted for v in violations):
@@ -527,6 +527,11 @@ def _dispatch_waits(after: State) -> bool:
 
 def _close_must_return(after: State) -> bool:
     return after.server.phase is not Phase.CLOSING
+
+
+def lacks(info: TargetInfo | None, *names: str) -> bool:
+    """Whether the target module lacks any of these (as its agent reported at load)."""
+    return info is not None and any(name in info.lacks for name in names)
 
 
 def machine_for(config: RunConfig) -> type[RefinementMachine]:

@@ -21,6 +21,7 @@ from checker.machine import (
     RunConfig,
     TargetBroke,
     TargetLeftovers,
+    lacks,
     machine_for,
 )
 from checker.minimize import minimize
@@ -65,6 +66,7 @@ class KindResult:
     # Repeats of the same steps that the target answered otherwise than the first time.
     contradicted: int = 0
     edges: frozenset[Edge] = frozenset()  # the model transitions the run took (see coverage)
+    with_block: bool = True  # the module has a with-block, so the run could exit one
 
     @property
     def passed(self) -> bool:
@@ -96,6 +98,7 @@ def check_kind(
     """`cover`: after the search, take every model transition the explorer reaches that no
     example took (checker.coverage), on the real target, judged like any step."""
     server_class = preflight(driver, kind, transport)
+    with_block = not lacks(driver.info, *WITH_BLOCK)
     config = RunConfig(
         driver=driver,
         profile=profile,
@@ -139,7 +142,6 @@ def check_kind(
     finally:
         driver.stop()
     if cover:
-        with_block = not any(name in (driver.info.lacks if driver.info else ()) for name in WITH_BLOCK)
         ex = coverage.exploration(profile, kind, transport, misuse, with_block)
         known = {type(f).__name__ for f in failures}
         failures += tuple(f for f in coverage.take_the_rest(machine, ex) if type(f).__name__ not in known)
@@ -159,6 +161,7 @@ def check_kind(
         misuse=misuse,
         contradicted=config.contradicted,
         edges=frozenset(config.edges),
+        with_block=with_block,
     )
 
 

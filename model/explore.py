@@ -332,7 +332,7 @@ def explore(
     first: dict[Edge, tuple[int, Event]] = {}
     cases: dict[Edge, frozenset[str]] = {}  # where each edge was first taken: the shortest run
     depth = [0]
-    successors: list[list[int]] = []
+    successors: list[list[int]] = [[]]
     violations: dict[str, Witness] = {}
     deadlocks: list[Witness] = []
     cells: set[tuple[Phase, type]] = set()
@@ -340,7 +340,7 @@ def explore(
     transitions = 0
     complete = True
     frontier: deque[int] = deque([0])
-    expanded: list[bool] = []
+    expanded: list[bool] = [False]
     limited: set[int] = set()
 
     def trace(i: int, last: str | None = None) -> tuple[str, ...]:
@@ -360,9 +360,6 @@ def explore(
     while frontier:
         i = frontier.popleft()
         state = states[i]
-        while len(successors) <= i:
-            successors.append([])
-            expanded.append(False)
         if bounds.steps is not None and depth[i] >= bounds.steps:
             complete = False
             continue
@@ -395,15 +392,14 @@ def explore(
                 states.append(rep)
                 parent.append((i, name, event))
                 depth.append(depth[i] + 1)
+                successors.append([])
+                expanded.append(False)
                 frontier.append(j)
             successors[i].append(j)
         if not moves:
             deadlocks.append(Witness(phase_of(state), trace(i)))
         if state.server.phase is Phase.OPEN and live(state) >= bounds.workers and allowed(state, Connect()):
             limited.add(i)  # a connection the bound withholds would move it on
-    while len(successors) < len(states):
-        successors.append([])
-        expanded.append(False)
     stuck = _cannot_close(states, successors, expanded, limited, trace) if complete else []
     return Exploration(
         profile=profile.name,
