@@ -154,3 +154,15 @@ def test_the_racy_variant_is_found_with_interleavings_every_time(tmp_path: Path,
     result = run_racy(tmp_path, interleave=True, seed=seed)
     found = {f.guarantee.name: len(f.steps) for f in result.failures if isinstance(f, Counterexample)}
     assert found == {"close-waits": 3}, result.failures
+
+
+@pytest.mark.parametrize("kind", [Kind.THREAD, Kind.FORK], ids=lambda k: k.value)
+def test_impl_refines_documented_with_interleavings(kind: Kind) -> None:
+    """The search with windows drawn, then every window opened where it first can be."""
+    driver = Driver(resolve("impl", None), deadline=1.0)
+    driver.load()
+    try:
+        result = check_kind(driver, DOCUMENTED, kind, examples=20, seed=1, cover=True, interleave=True)
+    finally:
+        driver.quit()
+    assert result.passed, result.failures
