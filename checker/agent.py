@@ -814,7 +814,9 @@ class Agent(object):
                 shutdown.settle(shutdown_must_return, self.deadline)
         self._settle_close(close_must_return)
         self._settle_loop()
-        return self.observe()
+        seen = self.observe()
+        seen["window_missed"] = window is not None
+        return seen
 
     def _exit_with_error(self):
         """What `with server as s:` does when its block raises: __enter__(), which must give
@@ -1210,6 +1212,7 @@ def _instrumented_server(agent, base):
                 base.collect_children(self)
 
         def service_actions(self):
+            agent.at("turn")  # before the mix-in's collect_children()
             work, agent.next_turn = agent.next_turn, None
             if work is not None:  # before the mix-in reads max_children
                 work()
@@ -1231,6 +1234,10 @@ def _instrumented_server(agent, base):
                 if loop is not None and threading.current_thread() is loop.thread:
                     self.service_actions()
                 return base.fileno(self)
+
+        def server_close(self):
+            agent.at("closing")  # begun: nothing closed yet
+            base.server_close(self)
 
         def handle_error(self, request, client_address):
             rid = agent.rid_of(request)

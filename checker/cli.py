@@ -337,6 +337,8 @@ def _print_result(result: KindResult) -> None:
         print(f"counterexample ({result.server_class}, profile {result.profile.name}{mode}):")
         for line in failure_lines(failure):
             print(("  " + line).rstrip())
+    if result.windows_opened or result.windows_missed:
+        print(f"    {windows_line(result)}")
     if result.contradicted:
         print(
             f"    note: {result.contradicted} repeats of the same steps went otherwise than their first "
@@ -349,6 +351,18 @@ def _print_result(result: KindResult) -> None:
             f"    note: {result.server_class} also diverges from `documented` ({first}); "
             "--profile documented shows a minimal counterexample"
         )
+
+
+def windows_line(result: KindResult) -> str:
+    """How many window steps were made, by point; and any whose point the server never
+    reached (its call was made after the step instead: a target that skips the hook)."""
+    opened = result.windows_opened
+    points = ", ".join(f"{p} {n}" for p, n in sorted(opened.items()))
+    line = f"windows opened: {sum(opened.values())} ({points})"
+    if result.windows_missed:
+        missed = ", ".join(f"{p} {n}" for p, n in sorted(result.windows_missed.items()))
+        line += f"; never reached, so made after the step: {missed}"
+    return line
 
 
 def _write_json(

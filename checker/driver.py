@@ -64,6 +64,7 @@ class Driver:
         self._stderr: Any = None
         self._tmp: str | None = None
         self._jitter: tuple[float, int] | None = None  # seconds, and the next server's seed
+        self.window_missed = False  # the last window step's point was never reached
 
     # -- the agent process ------------------------------------------------------------------
 
@@ -299,7 +300,10 @@ class Driver:
         """After a window step: its intruder's calls settle; the observation."""
         command = {"op": "settle", "close_must_return": close_must_return}
         command["shutdown_must_return"] = shutdown_must_return
-        return _observation(self._ask(command))
+        raw = self._ask(command)
+        # The server never reached the window's point: its call was made after the step.
+        self.window_missed = bool(raw.get("window_missed"))
+        return _observation(raw)
 
     def jitter(self, seconds: float, seed: int = 0) -> None:
         """Random pauses of up to `seconds` at every window point, from the next start on

@@ -202,6 +202,10 @@ class RunConfig:
     # while another call is made. Off, the draws are exactly those of a run without them.
     interleave: bool = False
     jitter: float = 0.0  # seconds: random pauses at the same hook points (the agent's)
+    # Window steps made, by point: opened (the server reached the point), missed (it did not:
+    # the call was made after the step, which is then an ordinary pair of steps).
+    windows_opened: dict[str, int] = attrs.field(factory=dict)
+    windows_missed: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def contradicted(self) -> int:
@@ -377,7 +381,8 @@ class RefinementMachine(RuleBasedStateMachine):
         if isinstance(made.primary, Release):
             candidate = self._candidate(Action.RELEASE, index, made.primary.outcome, False)
         else:
-            candidate = self._candidate(Action.CONNECT, index, Outcome.RETURN, False)
+            action = {Connect: Action.CONNECT, Serve: Action.SERVE, Close: Action.CLOSE}[type(made.primary)]
+            candidate = self._candidate(action, index, Outcome.RETURN, False)
         assert candidate is not None and candidate[0] == made.primary, (candidate, made)
         act = candidate[1]
         intended = made.orders[0]
@@ -391,6 +396,8 @@ class RefinementMachine(RuleBasedStateMachine):
             )
         except TargetFailure as failure:
             return TargetBroke(failure, self.steps, made.primary, choice)
+        tally = self.config.windows_missed if self.driver.window_missed else self.config.windows_opened
+        tally[made.window.point.value] = tally.get(made.window.point.value, 0) + 1
         return self._judge_window(made, obs, choice)
 
     def _judge_window(self, made: Plan, obs: Observation, choice: int) -> Counterexample | None:

@@ -67,6 +67,9 @@ class KindResult:
     contradicted: int = 0
     edges: frozenset[Edge] = frozenset()  # the model transitions the run took (see coverage)
     with_block: bool = True  # the module has a with-block, so the run could exit one
+    # Controlled interleavings: window steps by point, opened and missed (RunConfig's).
+    windows_opened: dict[str, int] = attrs.field(factory=dict)
+    windows_missed: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -168,6 +171,8 @@ def check_kind(
         divergence=config.divergence,
         misuse=misuse,
         contradicted=config.contradicted,
+        windows_opened=dict(config.windows_opened),
+        windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),
         with_block=with_block,
     )

@@ -30,6 +30,7 @@ from model import (
     Phase,
     Profile,
     Release,
+    Serve,
     SetAttr,
     Shutdown,
     State,
@@ -46,12 +47,14 @@ class Point(enum.Enum):
     ACCEPTED = "accepted"  # in verify_request(): accepted, no worker spawned yet
     SELECTED = "selected"  # in _handle_request_noblock(): select() said ready, nothing accepted
     FINISHED = "finished"  # in a worker's shutdown_request(): finish_request() has returned
+    TURN = "turn"  # in service_actions(): before ForkingMixIn's collect_children()
+    CLOSING = "closing"  # server_close() has begun: before the base class closes anything
 
 
 @attrs.frozen
 class Window:
     point: Point
-    primary: str  # the step that is paused: "connect" or "release"
+    primary: str  # the step that is paused: "connect", "release", "serve" or "server_close"
     intruder: str  # the call made meanwhile: "server_close", "shutdown", or an attribute's name
     what: str  # in words, as the report says it
 
@@ -71,6 +74,8 @@ WINDOWS = (
     Window(Point.SELECTED, "connect", "shutdown", "while the loop's select() has just returned"),
     Window(Point.FINISHED, "release", "server_close", FINISHED),
     Window(Point.FINISHED, "release", "block_on_close", FINISHED),
+    Window(Point.TURN, "serve", "shutdown", "while the loop's first turn is in service_actions()"),
+    Window(Point.CLOSING, "server_close", "block_on_close", "as server_close() begins"),
 )
 
 
@@ -98,8 +103,10 @@ def opens(window: Window, before: State, primary: Event, after: State) -> bool:
     server = before.server
     if window.thread_only and server.kind.value != "thread":
         return False
-    if isinstance(primary, Release):
-        return True  # every worker's thread shuts its request down as it ends
+    if isinstance(primary, Release | Close):
+        return True  # every worker's thread shuts its request down as it ends; every close begins
+    if isinstance(primary, Serve):
+        return after.server.loop  # it runs (a misuse flag would stop it before its first turn)
     assert isinstance(primary, Connect)
     if server.capped is not None or (server.waits_in_select and server.shutdown_request):
         return False  # it waits in the backlog: no dispatch to pause
@@ -162,6 +169,10 @@ def plan(
         if not room:
             return None
         primary = Connect()
+    elif window.primary == "serve":
+        primary = Serve(Timeout.SHORT)  # a loop that polls: its first turn ends in service_actions()
+    elif window.primary == "server_close":
+        primary = Close()
     else:
         if not state.held:
             return None

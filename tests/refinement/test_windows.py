@@ -166,3 +166,6 @@ def test_impl_refines_documented_with_interleavings(kind: Kind) -> None:
     finally:
         driver.quit()
     assert result.passed, result.failures
+    # every point the kind has was reached, none skipped by the server
+    points = {p.value for p in Point} - ({Point.FINISHED.value} if kind is Kind.FORK else set())
+    assert set(result.windows_opened) == points and not result.windows_missed, result.windows_missed
