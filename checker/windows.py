@@ -2,7 +2,8 @@
 
 A *window* is a place inside one of the server's steps where a race can live: a request
 accepted but not yet spawned, a worker whose handler has returned but whose request is not
-yet shut down, a loop whose select() has just said a request is ready. The checker opens it
+yet shut down, a loop whose select() has just said a request is ready, a loop turn in
+service_actions(), a server_close() just begun (`Point`). The checker opens it
 on purpose: the agent stops the server's thread at that hook point, makes the window's
 other call (server_close(), shutdown(), an attribute) from a thread of its own, lets it
 settle (returned, or blocked), and lets the paused thread go on.
@@ -25,6 +26,7 @@ from model import (
     Close,
     Connect,
     Event,
+    Kind,
     Observation,
     Outcome,
     Phase,
@@ -101,7 +103,7 @@ def intruder_command(event: Event) -> dict[str, Any]:
 def opens(window: Window, before: State, primary: Event, after: State) -> bool:
     """Whether the paused step really passes the window's point, as the model says it goes."""
     server = before.server
-    if window.thread_only and server.kind.value != "thread":
+    if window.thread_only and server.kind is not Kind.THREAD:
         return False
     if isinstance(primary, Release | Close):
         return True  # every worker's thread shuts its request down as it ends; every close begins
