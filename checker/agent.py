@@ -34,6 +34,7 @@ import itertools
 import json
 import os
 import platform
+import random
 import select
 import shutil
 import socket
@@ -358,6 +359,9 @@ class Agent(object):
         self.out = out
         self.module = None
         self.events = Events()
+        self.main_thread = threading.current_thread()  # the one that reads commands
+        self.jitter = 0.0  # the longest random pause at a window point (cmd_jitter)
+        self.rng = random.Random(0)
         self.reset()
 
     def reset(self):
@@ -382,6 +386,9 @@ class Agent(object):
         self.count_turns = False  # service_actions() reports each turn it completes
         self.loop_start = 0  # where the last serve_forever() started, in the event log
         self.probe = None
+        # A controlled interleaving (cmd_window): the hook point where the server's thread
+        # stops, the call made there from another thread, and (a worker's point) whose.
+        self.window = None
         with self.events.cond:
             self.events.generation += 1
             del self.events.log[:]  # earlier examples' events are never looked at again
@@ -751,6 +758,66 @@ class Agent(object):
         self.count_turns = False
         return self.observe()
 
+    def cmd_window(self, point, intruder, rid=None):
+        """Arm a controlled interleaving for the next step: when a server thread reaches `point`
+        (for a worker's point: request `rid`'s worker), it stops there while `intruder` is made
+        from a thread of its own, and goes on once that call has returned or sits blocked."""
+        self.window = {"point": point, "intruder": intruder, "rid": rid}
+        return {}
+
+    def cmd_jitter(self, seconds, seed=0):
+        """From now on, wait up to `seconds` (random, seeded) at every window point."""
+        self.jitter = seconds
+        self.rng = random.Random(seed)
+        return {}
+
+    def at(self, point, rid=None):
+        """A server thread reaches a window point: jitter, and the armed window's intruder."""
+        if os.getpid() != AGENT_PID:  # a forked child: its intruder would act on its copy
+            return
+        if self.jitter:
+            time.sleep(self.rng.uniform(0, self.jitter))
+        window = self.window
+        if window is None or window["point"] != point or window["rid"] not in (None, rid):
+            return
+        self.window = None
+        self.events.emit("window", rid, point=point)
+        self._intrude(window["intruder"])
+
+    def _intrude(self, intruder):
+        """Make the window's call from a thread of its own; return once it has settled."""
+        op = intruder["op"]
+        if op == "set":
+            self._set(intruder["name"], intruder["value"])
+        elif op == "close":
+            self.close_call = Call("server_close", self.server.server_close, self.events, watch=True)
+            self.close_call.settle(False, self.deadline)
+        else:
+            assert op == "shutdown", op
+            self._shutdown(watch=True)
+            self._wait_shutdown_flag()
+            self.shutdown_call.settle(False, self.deadline)
+
+    def cmd_settle(self, close_must_return=True, shutdown_must_return=True):
+        """The end of a window step: its intruder's calls settle (returned, or blocked where the
+        model says they wait). An armed window the server never reached has its intruder made
+        now, after the step (and the log says so)."""
+        window, self.window = self.window, None
+        if window is not None:
+            self.events.emit("window_missed", point=window["point"])
+            self._intrude(window["intruder"])
+        shutdown = self.shutdown_call
+        if shutdown is not None and not shutdown.done.is_set():
+            if shutdown_must_return and self.loop_call is not None:
+                self._both_return()
+            else:
+                shutdown.settle(shutdown_must_return, self.deadline)
+        self._settle_close(close_must_return)
+        self._settle_loop()
+        seen = self.observe()
+        seen["window_missed"] = window is not None
+        return seen
+
     def _exit_with_error(self):
         """What `with server as s:` does when its block raises: __enter__(), which must give
         the server, then __exit__ with the exception, which must close the server and not
@@ -811,6 +878,7 @@ class Agent(object):
     def cmd_stop(self):
         """Release everything, wait for it to end, reap, close; say what is left over."""
         leftovers = []
+        self.window = None
         for request in self.requests:
             if not request.word_sent:
                 with suppress(OSError):
@@ -990,8 +1058,11 @@ class Agent(object):
         exit_seq = None
         closed_early = False
         released = None
+        ended = None
         for event in mine:
             name = event["e"]
+            if name == "close_request" and event["where"] == "worker":
+                ended = event["seq"]
             if name == "exit":
                 exit_seq = event["seq"]
             elif name == "word":
@@ -1032,6 +1103,7 @@ class Agent(object):
             "closed_before_exit": closed_early,
             "client_eof": self._client_eof(request),
             "released_seq": released,
+            "ended_seq": ended,
             "retained": retained,
             "exit_status": request.exit_status,
         }
@@ -1092,6 +1164,7 @@ def _instrumented_server(agent, base):
 
         def verify_request(self, request, client_address):
             rid = agent.rid_of(request)
+            agent.at("accepted", rid)  # accepted, not yet spawned
             if rid is not None and agent.requests[rid].rejected:
                 return False
             return base.verify_request(self, request, client_address)
@@ -1115,6 +1188,7 @@ def _instrumented_server(agent, base):
                 if _closed(self.socket):  # a loop spinning after server_close() (misuse)
                     return base._handle_request_noblock(self)
                 events.emit("handling")
+                agent.at("selected")  # select() said a request is ready; nothing accepted yet
                 try:
                     base._handle_request_noblock(self)
                 finally:
@@ -1138,6 +1212,7 @@ def _instrumented_server(agent, base):
                 base.collect_children(self)
 
         def service_actions(self):
+            agent.at("turn")  # before the mix-in's collect_children()
             work, agent.next_turn = agent.next_turn, None
             if work is not None:  # before the mix-in reads max_children
                 work()
@@ -1160,6 +1235,10 @@ def _instrumented_server(agent, base):
                     self.service_actions()
                 return base.fileno(self)
 
+        def server_close(self):
+            agent.at("closing")  # begun: nothing closed yet
+            base.server_close(self)
+
         def handle_error(self, request, client_address):
             rid = agent.rid_of(request)
             events.emit("handle_error", rid, where=agent.where(rid))
@@ -1174,6 +1253,8 @@ def _instrumented_server(agent, base):
 
         def shutdown_request(self, request):
             rid = agent.rid_of(request)
+            if threading.current_thread() is not agent.main_thread:
+                agent.at("finished", rid)  # a worker: finish_request() has returned
             events.emit("shutdown_request", rid, where=agent.where(rid))
             base.shutdown_request(self, request)
 

@@ -59,6 +59,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="skip taking, after the search, the model transitions it left untaken",
     )
+    check.add_argument(
+        "--interleave",
+        action="store_true",
+        help="controlled interleavings: also pause a step at a hook point while another call is made",
+    )
+    check.add_argument(
+        "--jitter",
+        type=_jitter,
+        default=0.0,
+        metavar="SECONDS",
+        help="random pauses of up to SECONDS at the same hook points (e.g. 0.002)",
+    )
     check.add_argument("--json", metavar="FILE")
     matrix = commands.add_parser(
         "matrix", help="every interpreter x kind x transport, against its profile and documented"
@@ -250,7 +262,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         version = ".".join(map(str, info.version))
         print(
             f"sockcheck check: {target.label} ({info.implementation} {version}, "
-            f"{info.file}), profile {profile.name}" + (", misuse mode" if args.misuse else "")
+            f"{info.file}), profile {profile.name}" + _modes(args)
         )
         results = [
             check_kind(
@@ -263,6 +275,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                 misuse=args.misuse,
                 on_example=_progress(kind, transport, args.examples),
                 cover=not args.no_cover,
+                interleave=args.interleave,
+                jitter=args.jitter,
             )
             for transport in transports
             for kind in kinds
@@ -277,6 +291,25 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.json:
         _write_json(args.json, target, info, results, covered)
     return 0 if all(r.passed for r in results) else 1
+
+
+def _modes(args: argparse.Namespace) -> str:
+    modes = [
+        *(["misuse mode"] if args.misuse else []),
+        *(["controlled interleavings"] if args.interleave else []),
+        *([f"jitter up to {args.jitter * 1000:g} ms"] if args.jitter else []),
+    ]
+    return "".join(f", {mode}" for mode in modes)
+
+
+def _jitter(raw: str) -> float:
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{raw!r} is not a number of seconds") from None
+    if not 0 <= seconds <= 0.1:
+        raise argparse.ArgumentTypeError(f"{raw}: jitter must be between 0 and 0.1 seconds")
+    return seconds
 
 
 def _progress(kind: Kind, transport: Transport, total: int) -> Any:
@@ -304,6 +337,8 @@ def _print_result(result: KindResult) -> None:
         print(f"counterexample ({result.server_class}, profile {result.profile.name}{mode}):")
         for line in failure_lines(failure):
             print(("  " + line).rstrip())
+    if result.windows_opened or result.windows_missed:
+        print(f"    {windows_line(result)}")
     if result.contradicted:
         print(
             f"    note: {result.contradicted} repeats of the same steps went otherwise than their first "
@@ -316,6 +351,18 @@ def _print_result(result: KindResult) -> None:
             f"    note: {result.server_class} also diverges from `documented` ({first}); "
             "--profile documented shows a minimal counterexample"
         )
+
+
+def windows_line(result: KindResult) -> str:
+    """How many window steps were made, by point; and any whose point the server never
+    reached (its call was made after the step instead: a target that skips the hook)."""
+    opened = result.windows_opened
+    points = ", ".join(f"{p} {n}" for p, n in sorted(opened.items()))
+    line = f"windows opened: {sum(opened.values())} ({points})"
+    if result.windows_missed:
+        missed = ", ".join(f"{p} {n}" for p, n in sorted(result.windows_missed.items()))
+        line += f"; never reached, so made after the step: {missed}"
+    return line
 
 
 def _write_json(

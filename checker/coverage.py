@@ -17,6 +17,7 @@ import attrs
 
 from checker.machine import (
     ATTRIBUTE_OF,
+    MAX_HELD,
     OUTCOMES,
     SOCKET_TIMEOUTS,
     TIMEOUTS,
@@ -26,6 +27,7 @@ from checker.machine import (
     StepNotAllowed,
     TargetLeftovers,
 )
+from checker.windows import WINDOWS, Window, plan
 from model import (
     POLL_INTERVALS,
     Close,
@@ -43,6 +45,7 @@ from model import (
     State,
     TimeOut,
     Transport,
+    step,
 )
 from model.explore import Bounds, Edge, Exploration, explore, numbering
 
@@ -151,7 +154,60 @@ def take_the_rest(machine: type[RefinementMachine], ex: Exploration) -> list[Fai
     return list(found.values())
 
 
-def _take(machine: type[RefinementMachine], run: tuple[Event, ...]) -> Failure | None:
+# --- every window, in the first states where it opens --------------------------------------
+#
+# A window needs a particular state and then one draw among many: the search opens each only
+# now and then. With interleavings on, each window (with each value it sets) is also opened
+# in the first `PER_WINDOW` states where it can be, shortest run first, after the search.
+
+PER_WINDOW = 3
+
+
+def take_the_windows(machine: type[RefinementMachine], ex: Exploration) -> list[Failure]:
+    """Open every window in the first states where it opens: the failures seen, one per
+    guarantee (or kind of failure), the shortest."""
+    config = machine.config
+    ends = _run_ends(config.profile, config.kind, config.transport, ex)
+    found: dict[str, Failure] = {}
+    for window in WINDOWS:
+        for variant in _variants(window):
+            opened = 0
+            for run, state in ends:
+                if opened == PER_WINDOW:
+                    break
+                room = len(state.held) + len(state.queued) < MAX_HELD
+                if plan(config.profile, state, window, 0, variant, config.misuse, room) is None:
+                    continue
+                opened += 1
+                failure = _take(machine, run, (window, variant))
+                if failure is not None:
+                    found.setdefault(type(failure).__name__, failure)
+    return list(found.values())
+
+
+def _variants(window: Window) -> tuple[int, ...]:
+    """The values a window's call sets (false, true), or the one way it is made."""
+    return (0, 1) if window.intruder not in ("server_close", "shutdown") else (0,)
+
+
+def _run_ends(
+    profile: Profile, kind: Kind, transport: Transport, ex: Exploration
+) -> list[tuple[tuple[Event, ...], State]]:
+    """Each distinct state the explorer's shortest runs end in (the initial state first), with
+    the run, shortest first: where the machine is after playing it."""
+    ends: dict[State, tuple[Event, ...]] = {State.initial(kind, transport): ()}
+    for _, run in sorted(ex.runs.items(), key=lambda item: (len(item[1]), item[0])):
+        state = State.initial(kind, transport)
+        for event in run:
+            state = step(profile, state, _renumbered(state, event))
+        ends.setdefault(state, run)
+    return [(run, state) for state, run in ends.items()]
+
+
+def _take(
+    machine: type[RefinementMachine], run: tuple[Event, ...], then: tuple[Window, int] | None = None
+) -> Failure | None:
+    """Play a run of the explorer's through a fresh machine, and `then` a window at its end."""
     config = machine.config
     config.memo = False  # a replay for real, as checker.minimize makes them
     failure: Failure | None = None
@@ -166,6 +222,9 @@ def _take(machine: type[RefinementMachine], run: tuple[Event, ...]) -> Failure |
                     break
                 if failure is not None:
                     break
+            else:
+                if then is not None:
+                    failure = m.play_window(*then)
         finally:
             try:
                 m.teardown()

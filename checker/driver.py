@@ -63,6 +63,8 @@ class Driver:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr: Any = None
         self._tmp: str | None = None
+        self._jitter: tuple[float, int] | None = None  # seconds, and the next server's seed
+        self.window_missed = False  # the last window step's point was never reached
 
     # -- the agent process ------------------------------------------------------------------
 
@@ -176,6 +178,10 @@ class Driver:
         """Start a server; return the name of its class (composed where the target lacks it)."""
         if self._proc is None:
             self.load()
+        if self._jitter is not None:
+            seconds, seed = self._jitter
+            self._ask({"op": "jitter", "seconds": seconds, "seed": seed})
+            self._jitter = (seconds, seed + 1)
         result = self._ask({"op": "start", "kind": kind, "transport": transport, "deadline": self.deadline})
         return str(result["class"]) + (" (composed)" if result["composed"] else "")
 
@@ -285,6 +291,25 @@ class Driver:
             command["by_handler"] = by_handler
         return _observation(self._ask(command))
 
+    def window(self, point: str, intruder: dict[str, Any], rid: int | None = None) -> None:
+        """Arm a controlled interleaving for the next step: the server thread that reaches
+        `point` (a worker's: request `rid`'s) stops there while `intruder` is made."""
+        self._ask({"op": "window", "point": point, "intruder": intruder, "rid": rid})
+
+    def settle(self, close_must_return: bool = True, shutdown_must_return: bool = True) -> Observation:
+        """After a window step: its intruder's calls settle; the observation."""
+        command = {"op": "settle", "close_must_return": close_must_return}
+        command["shutdown_must_return"] = shutdown_must_return
+        raw = self._ask(command)
+        # The server never reached the window's point: its call was made after the step.
+        self.window_missed = bool(raw.get("window_missed"))
+        return _observation(raw)
+
+    def jitter(self, seconds: float, seed: int = 0) -> None:
+        """Random pauses of up to `seconds` at every window point, from the next start on
+        (each server's pauses seeded in turn from `seed`, also after the agent restarts)."""
+        self._jitter = (seconds, seed)
+
     def probe(self) -> Observation:
         return _observation(self._ask({"op": "probe"}))
 
@@ -318,6 +343,7 @@ def _worker(raw: dict[str, Any]) -> WorkerObs:
         closed_before_exit=raw["closed_before_exit"],
         client_eof=raw["client_eof"],
         released_seq=raw["released_seq"],
+        ended_seq=raw.get("ended_seq"),
         retained=raw["retained"],
         exit_status=raw["exit_status"],
     )

@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from checker.driver import Driver, TargetFailure, TargetInfo
+from checker.windows import WINDOWS, Plan, Window, intruder_command, plan, possible
 from model import (
     ATTRIBUTES,
     DOCUMENTED,
@@ -87,6 +88,8 @@ class Action(enum.Enum):
 
 
 CHOICES = len(Action) * ARGUMENTS  # one step's draw: (action, argument)
+# With interleavings on, the draws go on past CHOICES: (window, argument), checker.windows.
+WINDOW_CHOICES = len(WINDOWS) * ARGUMENTS
 
 ATTRIBUTE_OF = {
     Action.SET_BLOCK_ON_CLOSE: "block_on_close",
@@ -104,6 +107,9 @@ class Step:
     after: State
     obs: Observation
     choice: int = 0  # the draw that made it: replaying the draws replays the steps
+    # The second of two events made at once (a controlled interleaving): in words, how they
+    # overlapped. The model orders them as the steps are listed; one draw made both.
+    window: str | None = None
 
 
 @attrs.frozen
@@ -192,6 +198,14 @@ class RunConfig:
     # Guarantees already known broken (sockcheck matrix's later rounds): an example that
     # breaks only these goes no further, so the search looks for the others where these hold.
     muted: frozenset[str] = frozenset()
+    # Controlled interleavings (checker.windows): some draws pause a step at a hook point
+    # while another call is made. Off, the draws are exactly those of a run without them.
+    interleave: bool = False
+    jitter: float = 0.0  # seconds: random pauses at the same hook points (the agent's)
+    # Window steps made, by point: opened (the server reached the point), missed (it did not:
+    # the call was made after the step, which is then an ordinary pair of steps).
+    windows_opened: dict[str, int] = attrs.field(factory=dict)
+    windows_missed: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def contradicted(self) -> int:
@@ -244,8 +258,7 @@ class RefinementMachine(RuleBasedStateMachine):
     # the report (`seen`), and the example goes on as the first run did. Every failure
     # reported was seen for real; the replay-shrink (checker.minimize) replays it for real.
 
-    @rule(choice=st.integers(0, CHOICES - 1))
-    def step(self, choice: int) -> None:
+    def _draw(self, choice: int) -> None:
         self.draws.append(choice)
         key = tuple(self.draws)
         seen, known = self._verdict(key)
@@ -261,6 +274,8 @@ class RefinementMachine(RuleBasedStateMachine):
         if failure is not None:
             self._fail(failure)
 
+    step = rule(choice=st.integers(0, CHOICES - 1))(_draw)
+
     def _contradicted(self, failure: Failure) -> None:
         self.config.unraised.append(failure)
         self.diverged = True
@@ -272,6 +287,8 @@ class RefinementMachine(RuleBasedStateMachine):
         raise failure.with_traceback(None)
 
     def _step(self, choice: int) -> Failure | None:
+        if choice >= CHOICES:
+            return self._window_step(choice)
         action_index, argument = divmod(choice, ARGUMENTS)
         action = list(Action)[action_index]
         index, variant = divmod(argument, len(OUTCOMES))  # which held worker; how / reject / value
@@ -350,6 +367,58 @@ class RefinementMachine(RuleBasedStateMachine):
         # at the cap, where it reads max_children only after a child exited.
         sync = state.server.polls  # one without poll_interval reads them after its next accept
         return SetAttr(name, value), lambda after: driver.set_attr(name, value, sync)
+
+    def _window_step(self, choice: int) -> Failure | None:
+        """A controlled interleaving: the window's step, paused at its hook point while its
+        other call is made; judged against the model's orders of the two events."""
+        row, argument = divmod(choice - CHOICES, ARGUMENTS)
+        index, variant = divmod(argument, len(OUTCOMES))
+        state = self.state
+        room = len(state.held) + len(state.queued) < MAX_HELD
+        made = plan(self.profile, state, WINDOWS[row], index, variant, self.config.misuse, room)
+        if made is None:
+            return None
+        if isinstance(made.primary, Release):
+            candidate = self._candidate(Action.RELEASE, index, made.primary.outcome, False)
+        else:
+            action = {Connect: Action.CONNECT, Serve: Action.SERVE, Close: Action.CLOSE}[type(made.primary)]
+            candidate = self._candidate(action, index, Outcome.RETURN, False)
+        assert candidate is not None and candidate[0] == made.primary, (candidate, made)
+        act = candidate[1]
+        intended = made.orders[0]
+        rid = made.primary.wid if isinstance(made.primary, Release) else None
+        try:
+            self.driver.window(made.window.point.value, intruder_command(made.intruder), rid)
+            act(intended.after)  # the paused step, waited for as the two together leave it
+            obs = self.driver.settle(
+                close_must_return=_close_must_return(intended.after),
+                shutdown_must_return=not intended.after.server.shutdown_waits,
+            )
+        except TargetFailure as failure:
+            return TargetBroke(failure, self.steps, made.primary, choice)
+        tally = self.config.windows_missed if self.driver.window_missed else self.config.windows_opened
+        tally[made.window.point.value] = tally.get(made.window.point.value, 0) + 1
+        return self._judge_window(made, obs, choice)
+
+    def _judge_window(self, made: Plan, obs: Observation, choice: int) -> Counterexample | None:
+        """The order of the two events the observation refines; else the intended one (the
+        paused step first), broken, unless the event log rules it out.
+
+        Orders the event log rules out are not tried (checker.windows.possible). Where both
+        fit what is seen, the model takes the call made at the window first: it really did
+        come before the rest of the paused step (the spawn that reads daemon_threads, the
+        worker's end), which the model's later steps may depend on."""
+        profile, window = self.profile, made.window
+        found = [o for o in made.orders if possible(o, obs)] or list(made.orders)
+        fits = [o for o in reversed(found) if not check(StepView(profile, o.middle, o.second, o.after, obs))]
+        chosen = (fits or found)[0]
+        before = self.state
+        self.steps.append(Step(chosen.first, before, chosen.middle, obs, choice))
+        self.config.edges.add(edge(before, chosen.first, chosen.middle))
+        self._follow_documented(chosen.first, obs, judged=False)
+        paused = "the first" if chosen.first is made.primary else "the second"
+        words = f"made at once with the step before: {paused} paused {window.what} ({window.point.value})"
+        return self._judge(chosen.second, chosen.middle, chosen.after, obs, choice, window=words)
 
     def _time_out(self, variant: Outcome, index: int) -> tuple[Event, Callable[[State], Observation]]:
         """handle_request() with nothing to accept, with server.timeout and the socket's
@@ -455,6 +524,20 @@ class RefinementMachine(RuleBasedStateMachine):
             self.failed = True
         return failure
 
+    def play_window(self, window: Window, index: int = 0, variant: int = 0) -> Failure | None:
+        """One controlled interleaving named rather than drawn (`index`: which held worker;
+        `variant`: the release's outcome, or 1 to set the attribute true): the failure it shows,
+        if any. StepNotAllowed where it does not open in this state."""
+        argument = index * len(OUTCOMES) + variant
+        choice = CHOICES + WINDOWS.index(window) * ARGUMENTS + argument
+        steps = len(self.steps)
+        failure = self._window_step(choice)
+        if len(self.steps) == steps and failure is None:
+            raise StepNotAllowed(f"the window {window.what} does not open here")
+        if failure is not None:
+            self.failed = True
+        return failure
+
     def _do(self, event: Event, act: Callable[[State], Observation], choice: int) -> Failure | None:
         """Perform one event on the real server and check it: the failure it shows, if any."""
         before = self.state
@@ -467,10 +550,16 @@ class RefinementMachine(RuleBasedStateMachine):
         return self._judge(event, before, after, obs, choice)
 
     def _judge(
-        self, event: Event, before: State, after: State, obs: Observation, choice: int
+        self,
+        event: Event,
+        before: State,
+        after: State,
+        obs: Observation,
+        choice: int,
+        window: str | None = None,
     ) -> Counterexample | None:
         self.state = after
-        self.steps.append(Step(event, before, after, obs, choice))
+        self.steps.append(Step(event, before, after, obs, choice, window))
         self.config.steps_run += 1
         self.config.edges.add(edge(before, event, after))
         self._follow_documented(event, obs)
@@ -486,7 +575,8 @@ class RefinementMachine(RuleBasedStateMachine):
             self.config.seen[found.guarantee.name] = found
         return found
 
-    def _follow_documented(self, event: Event, obs: Observation) -> None:
+    def _follow_documented(self, event: Event, obs: Observation, judged: bool = True) -> None:
+        """`judged` false: the first of two events made at once, observed only after both."""
         if self.shadow is None:
             return
         before = self.shadow
@@ -496,6 +586,8 @@ class RefinementMachine(RuleBasedStateMachine):
             self.shadow = None  # idle loop at max_children turns on, and may be closed)
             return
         self.shadow = after
+        if not judged:
+            return
         violations = check(StepView(DOCUMENTED, before, event, after, obs))
         if violations:
             self.shadow = None  # past a divergence the shadow no longer tracks the target
@@ -536,4 +628,7 @@ def lacks(info: TargetInfo | None, *names: str) -> bool:
 
 def machine_for(config: RunConfig) -> type[RefinementMachine]:
     """A machine class bound to one run's driver, profile and kind."""
-    return type("RefinementMachine", (RefinementMachine,), {"config": config})
+    namespace: dict[str, object] = {"config": config}
+    if config.interleave:  # the same rule, drawing windows too
+        namespace["step"] = rule(choice=st.integers(0, CHOICES + WINDOW_CHOICES - 1))(RefinementMachine._draw)
+    return type("RefinementMachine", (RefinementMachine,), namespace)

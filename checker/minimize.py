@@ -23,7 +23,7 @@ REPLAYS = 60  # per counterexample: a 20-step one needs about 20 + 20 + 20 repla
 
 def draws(failure: Found) -> list[int]:
     """The draws that made a failure's steps (and, for a hang or crash, the step that broke)."""
-    made = [step.choice for step in failure.steps]
+    made = [step.choice for step in failure.steps if step.window is None]  # one draw made a window's two
     return [*made, failure.choice] if isinstance(failure, TargetBroke) else made
 
 

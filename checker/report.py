@@ -103,7 +103,12 @@ def _set_text(event: SetAttr) -> tuple[str, str]:
 
 
 def steps_text(steps: tuple[Step, ...]) -> list[str]:
-    return [f"{i}. {event_text(s.event, s.before)}" for i, s in enumerate(steps, 1)]
+    lines = []
+    for i, s in enumerate(steps, 1):
+        lines.append(f"{i}. {event_text(s.event, s.before)}")
+        if s.window is not None:  # the second of two events made at once
+            lines.append(f"   ^ {s.window}")
+    return lines
 
 
 def worker_expected(worker: Worker) -> str:
@@ -211,6 +216,7 @@ def steps_json(steps: tuple[Step, ...]) -> list[dict[str, Any]]:
             "event": event_text(s.event, s.before).split("#")[0].strip(),
             "model": state_text(s.after),
             "observed": observation_text(s.obs),
+            **({"window": s.window} if s.window is not None else {}),
         }
         for i, s in enumerate(steps, 1)
     ]

@@ -36,6 +36,7 @@ def result_json(result: KindResult) -> dict[str, Any]:
         "seconds": round(result.seconds, 3),
         "failures": [failure_json(f) for f in result.failures],
         "repeats_contradicted": result.contradicted,
+        "windows": {"opened": result.windows_opened, "missed": result.windows_missed},
         "diverges_from_documented": (
             None
             if result.divergence is None

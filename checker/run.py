@@ -67,6 +67,9 @@ class KindResult:
     contradicted: int = 0
     edges: frozenset[Edge] = frozenset()  # the model transitions the run took (see coverage)
     with_block: bool = True  # the module has a with-block, so the run could exit one
+    # Controlled interleavings: window steps by point, opened and missed (RunConfig's).
+    windows_opened: dict[str, int] = attrs.field(factory=dict)
+    windows_missed: dict[str, int] = attrs.field(factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -94,9 +97,12 @@ def check_kind(
     on_example: Callable[[RunConfig], None] | None = None,
     muted: frozenset[str] = frozenset(),
     cover: bool = False,
+    interleave: bool = False,
+    jitter: float = 0.0,
 ) -> KindResult:
     """`cover`: after the search, take every model transition the explorer reaches that no
-    example took (checker.coverage), on the real target, judged like any step."""
+    example took (checker.coverage), on the real target, judged like any step. `interleave`,
+    `jitter`: controlled interleavings, random pauses (checker.windows)."""
     server_class = preflight(driver, kind, transport)
     with_block = not lacks(driver.info, *WITH_BLOCK)
     config = RunConfig(
@@ -107,7 +113,11 @@ def check_kind(
         misuse=misuse,
         on_example=on_example,
         muted=muted,
+        interleave=interleave,
+        jitter=jitter,
     )
+    if jitter:
+        driver.jitter(jitter, seed or 0)
     machine = machine_for(config)
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
@@ -143,8 +153,9 @@ def check_kind(
         driver.stop()
     if cover:
         ex = coverage.exploration(profile, kind, transport, misuse, with_block)
-        known = {type(f).__name__ for f in failures}
-        failures += tuple(f for f in coverage.take_the_rest(machine, ex) if type(f).__name__ not in known)
+        failures = _new(failures, coverage.take_the_rest(machine, ex))
+        if interleave:
+            failures = _new(failures, coverage.take_the_windows(machine, ex))
     failures = _with_unraised(failures, config)
     failures = tuple(_minimal(machine, f) for f in failures)
     failures += _missing_class(profile, kind, transport, server_class)
@@ -160,9 +171,17 @@ def check_kind(
         divergence=config.divergence,
         misuse=misuse,
         contradicted=config.contradicted,
+        windows_opened=dict(config.windows_opened),
+        windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),
         with_block=with_block,
     )
+
+
+def _new(failures: tuple[Failure, ...], more: list[Failure]) -> tuple[Failure, ...]:
+    """`failures`, and those of `more` that are not one of them again."""
+    known = {type(f).__name__ for f in failures}
+    return failures + tuple(f for f in more if type(f).__name__ not in known)
 
 
 def _missing_class(

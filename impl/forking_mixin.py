@@ -9,6 +9,8 @@ Differences from CPython 3.7+ (each allowed by the documentation, each a wart th
 * Only the server's own children are ever reaped: at the cap it waits until one of its
   own children exits (through pidfds where the platform has them), never with waitpid(-1),
   which can reap a child that is not the server's.
+* server_close() waits for a dispatch under way (between accept and fork) before it reaps,
+  so a child is never forked after it returned (impl.dispatching).
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import socket
 import time
 from typing import Any
 
+from impl.dispatching import DispatchTracking
 
-class ForkingMixIn:
+
+class ForkingMixIn(DispatchTracking):
     """Mix-in class to handle each request in a new process."""
 
     timeout: float | None = 300
@@ -92,6 +96,7 @@ class ForkingMixIn:
 
     def server_close(self) -> None:
         super().server_close()  # type: ignore[misc]
+        self._wait_for_dispatches()  # a request accepted before the close is forked first
         if self.active_children is not None:
             self._reap(blocking=self.block_on_close)
 

@@ -6,6 +6,8 @@ Differences from CPython 3.8.9+ (each allowed by the documentation, each a wart 
   latched by the first spawn that saw it true.
 * server_close() called from a handler thread does not try to join its own thread.
 * A thread that fails to start is not left behind to make server_close() raise.
+* server_close() waits for a dispatch under way (between accept and spawn) before it looks
+  at the threads, so a thread is never started after it returned (impl.dispatching).
 
 ``_threads`` is kept under CPython's private name, read-only: the handler threads the server
 still holds, which CPython's own test_socketserver counts (bpo-37193, test_threads_reaped).
@@ -16,8 +18,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from impl.dispatching import DispatchTracking
 
-class ThreadingMixIn:
+
+class ThreadingMixIn(DispatchTracking):
     """Mix-in class to handle each request in a new thread."""
 
     # Whether handler threads are daemons; read at each spawn.
@@ -65,6 +69,7 @@ class ThreadingMixIn:
 
     def server_close(self) -> None:
         super().server_close()  # type: ignore[misc]
+        self._wait_for_dispatches()  # a request accepted before the close is spawned first
         lock, threads = self._live_threads()
         with lock:  # threads stay in the set until they end: a concurrent close waits too
             threads.difference_update([t for t in threads if not t.is_alive()])

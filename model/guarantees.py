@@ -103,9 +103,11 @@ def _close_waits(v: StepView) -> list[str]:
     if server.phase is Phase.CLOSING and held and v.obs.close is Call.RETURNED:
         found.append(f"server_close() returned while {_names(held)} it must wait for still ran")
     if isinstance(v.event, Release) and v.event.wid in v.before.server.awaited:
-        released = {o.wid: o.released_seq for o in v.obs.workers}.get(v.event.wid)
+        seen = {o.wid: o for o in v.obs.workers}.get(v.event.wid)
+        # its end: its own close_request(), else (a worker that never closes it) its release
+        ended = None if seen is None else seen.released_seq if seen.ended_seq is None else seen.ended_seq
         returned = v.obs.close_return_seq
-        if returned is not None and released is not None and returned < released:
+        if returned is not None and ended is not None and returned < ended:
             found.append(f"server_close() returned before w{v.event.wid}, which it awaited, ended")
     return found
 

@@ -121,6 +121,7 @@ def _ideal_worker_obs(profile: Profile, w: Worker, stream: bool) -> WorkerObs:
         closed_before_exit=False,
         client_eof=None if w.hung_up or not stream else not w.held,
         released_seq=None if w.held else w.wid,
+        ended_seq=None if w.held else w.wid,
         # as late as the profile lets it: a thread the server may still hold is held
         retained=w.may_be_retained,
         exit_status=(0 if w.outcome is Outcome.RETURN else 1) if child is Child.ZOMBIE else None,

@@ -58,6 +58,9 @@ class WorkerObs:
     closed_before_exit: bool = False  # the worker closed the request before handle() left
     client_eof: bool | None = False  # the client has read EOF on its connection (None: datagram)
     released_seq: int | None = None  # position of the handler's release in the event log
+    # Position of the worker's own close_request() in the event log: the last thing its thread
+    # or child does for the request, so what a close that waits for it must come after.
+    ended_seq: int | None = None
     retained: bool = False  # a finished thread whose object something still references
     # Fork only: the child's exit status, if it was seen exited before the server reaped it
     # (a negative number: killed by that signal).

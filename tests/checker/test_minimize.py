@@ -12,7 +12,7 @@ FIRST, SECOND = GUARANTEES[0], GUARANTEES[1]
 
 
 def failure(guarantee: object, choices: list[int]) -> Counterexample:
-    steps = [SimpleNamespace(choice=c) for c in choices]
+    steps = [SimpleNamespace(choice=c, window=None) for c in choices]
     violation = Violation(guarantee, ("broken",))  # type: ignore[arg-type]
     return counterexample_class(guarantee)([violation], steps)  # type: ignore[arg-type, list-item]
 
@@ -64,3 +64,10 @@ def test_a_replay_that_breaks_another_guarantee_is_not_taken() -> None:
 def test_a_failure_that_no_replay_shows_is_kept_as_found() -> None:
     found = failure(FIRST, [1, 2, 3])
     assert minimize(machine_breaking_when({99}), found) is found
+
+
+def test_a_window_is_one_draw_for_its_two_steps() -> None:
+    """A controlled interleaving records two steps made by one draw: replayed once."""
+    made = failure(FIRST, [5, 130, 130])
+    made.steps[2].window = "made at once with the step before"
+    assert draws(made) == [5, 130]
