@@ -139,12 +139,18 @@ class TargetBroke(Exception):
     `event` None: as an example started or ended, between steps (the agent died there)."""
 
     def __init__(
-        self, failure: TargetFailure, steps: list[Step], event: Event | None, choice: int | None
+        self,
+        failure: TargetFailure,
+        steps: list[Step],
+        event: Event | None,
+        choice: int | None,
+        before: State | None = None,  # the model's state before `event`
     ) -> None:
         super().__init__(str(failure))
         self.steps = tuple(steps)
         self.event = event
         self.choice = choice
+        self.before = before
 
 
 Failure = Counterexample | TargetBroke | TargetLeftovers
@@ -480,7 +486,7 @@ class RefinementMachine(RuleBasedStateMachine):
         try:
             obs = act(after)
         except TargetFailure as failure:
-            return TargetBroke(failure, self.steps, event, choice)  # made here, raised by _fail
+            return TargetBroke(failure, self.steps, event, choice, before)  # made here, raised by _fail
         return self._judge(event, before, after, obs, choice)
 
     def _judge(
