@@ -1,6 +1,7 @@
 """The soak: no false alarm on correct targets while the machine is loaded.
 
-    python benchmarks/soak.py [--rounds N] [--quick] [--churn] [--seed N] [--failures DIR]
+    python benchmarks/soak.py [--rounds N] [--quick] [--churn] [--seed N] [--deadline S]
+                              [--failures DIR]
 
 Each round runs two full default checks as subprocesses, each with `--json`: the running
 interpreter's stdlib under its own profile (`sockcheck check`) and the project's impl under
@@ -17,6 +18,9 @@ environment (the checker, its agents and their children all inherit it): a lefto
 failure too.
 
 `--quick`: 2 rounds of 20 examples each, no coverage pass: a short look (~1 minute).
+`--deadline S`: the checks run with SOCKCHECK_DEADLINE=S instead of the deadline they
+measure, to see what the measurement is worth (a deadline far too short must show here as
+false alarms: the soak's own seen-failing check).
 
 Result (2-core machine, other work beside it, `python benchmarks/soak.py --churn`):
 see README, "The soak".
@@ -120,6 +124,8 @@ def one_run(round_: int, target: str, seed: int, args: argparse.Namespace, folde
     command = [sys.executable, "-m", "checker.cli", "check", *TARGETS[target], "--seed", str(seed)]
     command += [*args.extra, "--json", str(report)]
     env = {k: v for k, v in os.environ.items() if k != "SOCKCHECK_DEADLINE"}  # the measured one
+    if args.deadline is not None:  # or a fixed one, to see what the measured one is worth
+        env["SOCKCHECK_DEADLINE"] = str(args.deadline)
     env["TMPDIR"] = str(tmp)
     started = time.monotonic()
     with open(folder / f"round{round_:02d}-{target}.out", "w") as out:
@@ -184,6 +190,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--churn", action="store_true", help="also a process forking and starting threads")
     parser.add_argument("--load", type=int, default=os.cpu_count() or 1, help="busy loops (default: cores)")
     parser.add_argument("--seed", type=int, help="the first round's seed (default: random, printed)")
+    parser.add_argument(
+        "--deadline", type=float, help="a fixed SOCKCHECK_DEADLINE instead of the measured one"
+    )
     parser.add_argument("--failures", default="soak-failures", help="where failing runs are kept")
     args = parser.parse_args(argv)
     if args.rounds < 1 or args.load < 0:
@@ -202,7 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"soak{mode}: {args.rounds} rounds x {list(TARGETS)}, "
         f"seeds {args.seed}..{args.seed + args.rounds - 1}, "
-        f"load: {args.load} busy loops" + (" + fork/thread churn" if args.churn else ""),
+        f"load: {args.load} busy loops"
+        + (" + fork/thread churn" if args.churn else "")
+        + (f", fixed deadline {args.deadline} s" if args.deadline is not None else ""),
         flush=True,
     )
     print(HEADER, flush=True)
