@@ -97,10 +97,12 @@ def wait_for(check: Callable[[], object], timeout: float, what: str) -> object:
         pause = min(pause * 2, 0.1)
 
 
-def start(tmp: Path, kind: str, *args: str) -> tuple[subprocess.Popen[str], int]:
+def start(tmp: Path, kind: str, *args: str, deadline: str | None = None) -> tuple[subprocess.Popen[str], int]:
     """The check, in a session of its own; and its agent, once that is checking."""
     tmp.mkdir()
     env = {**os.environ, "TMPDIR": str(tmp)}
+    if deadline is not None:
+        env["SOCKCHECK_DEADLINE"] = deadline
     run = subprocess.Popen(
         [*SOCKCHECK, "--kind", kind, *args],
         stdout=subprocess.PIPE,
@@ -167,4 +169,18 @@ def test_a_killed_agent_is_reported_as_a_crash_and_the_run_ends(tmp_path: Path) 
     assert run.returncode == 1, (out, err)
     assert "the target hung or crashed: the agent died during" in out, out
     assert "Traceback" not in err, err
+    assert_nothing_left(tmp)
+
+
+def test_an_agent_that_stops_answering_is_reported_as_hung_and_the_run_ends(tmp_path: Path) -> None:
+    """SIGSTOP: the agent neither answers nor dies. The driver waits out its budget for an
+    answer (6 deadlines + 5 s), kills the agent's group, says so, and the run goes on."""
+    tmp = tmp_path / "tmp"
+    run, agent = start(tmp, "thread", "--examples", "30", "--seed", "0", deadline="0.1")
+    os.kill(agent, signal.SIGSTOP)
+    out, err, seconds = finish(run)
+    assert run.returncode == 1, (out, err)
+    assert "the target hung or crashed: the agent did not answer" in out, out
+    assert "Traceback" not in err, err
+    assert seconds < ENDED
     assert_nothing_left(tmp)
