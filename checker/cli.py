@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from checker import coverage, docs, exploring, matrix_report
+from checker import coverage, docs, exploring, matrix_report, speed
 from checker import matrix as matrix_run
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
@@ -23,7 +23,9 @@ from model.explore import Bounds
 
 DEFAULT_EXAMPLES = 100
 EXPLORE_WORKERS = 3
-DEFAULT_DEADLINE = 1.0  # seconds a call that must return may take; SOCKCHECK_DEADLINE overrides
+# Seconds a call that must return may take on the reference machine; a check scales it by
+# the machine's measured speed (checker.speed), and SOCKCHECK_DEADLINE overrides both.
+DEFAULT_DEADLINE = 1.0
 
 
 class UsageError(Exception):
@@ -137,12 +139,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-def _deadline() -> float:
+def _deadline(measured: speed.Speed | None = None) -> float:
+    """SOCKCHECK_DEADLINE, else the default scaled by the measured speed (never below it)."""
     raw = os.environ.get("SOCKCHECK_DEADLINE", "")
+    if not raw:
+        return DEFAULT_DEADLINE * (measured.factor if measured is not None else 1.0)
     try:
-        return float(raw) if raw else DEFAULT_DEADLINE
+        value = float(raw)
     except ValueError:
         raise UsageError(f"SOCKCHECK_DEADLINE={raw!r} is not a number of seconds") from None
+    if not value > 0:
+        raise UsageError(f"SOCKCHECK_DEADLINE={raw!r} is not a positive number of seconds")
+    return value
+
+
+def _speed_line(measured: speed.Speed, deadline: float) -> str:
+    medians = ", ".join(f"{k} {v * 1000:.2f}" for k, v in measured.medians.items())
+    source = " (SOCKCHECK_DEADLINE)" if os.environ.get("SOCKCHECK_DEADLINE") else ""
+    return (
+        f"machine speed: factor {measured.factor:.2f} (medians ms: {medians}); "
+        f"liveness deadline {deadline:.2f} s{source}"
+    )
 
 
 def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
@@ -175,14 +192,16 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a killed matrix stops its worker processes too
     if args.out and not args.out.endswith((".md", ".html", ".json")):
         raise UsageError(f"--out {args.out}: expected a .md, .html or .json file")
+    measured = speed.measure()
     plan = matrix_run.Plan(
         columns=matrix_run.columns(args.python),
         kinds=tuple(_kinds(args.kind)),
         transports=tuple(_transports(args.transport)),
         examples=args.examples,
         seed=args.seed,
-        deadline=_deadline(),
+        deadline=_deadline(measured),
     )
+    print(f"sockcheck matrix: {_speed_line(measured, plan.deadline)}", file=sys.stderr)
     for column in plan.columns:
         if column.skipped:
             print(f"sockcheck matrix: skipping {column.name}: {column.skipped}", file=sys.stderr)
@@ -255,7 +274,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     target = resolve(args.target, args.module, args.python)
     kinds = _kinds(args.kind)
     transports = _transports(args.transport)
-    driver = Driver(target, _deadline())
+    measured = speed.measure()  # before the agent starts: the machine as the run finds it
+    deadline = _deadline(measured)
+    driver = Driver(target, deadline)
     try:
         info = driver.load()
         profile = choose_profile(args.profile, target, info)
@@ -264,6 +285,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             f"sockcheck check: {target.label} ({info.implementation} {version}, "
             f"{info.file}), profile {profile.name}" + _modes(args)
         )
+        print(f"sockcheck check: {_speed_line(measured, deadline)}")
         results = [
             check_kind(
                 driver,
@@ -289,7 +311,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         for line in coverage.lines(cover):
             print(f"    {line}")
     if args.json:
-        _write_json(args.json, target, info, results, covered)
+        machine = {**measured.to_json(), "deadline": round(deadline, 3)}
+        _write_json(args.json, target, info, results, covered, machine)
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -366,7 +389,12 @@ def windows_line(result: KindResult) -> str:
 
 
 def _write_json(
-    path: str, target: Target, info: TargetInfo, results: list[KindResult], covered: list[coverage.Coverage]
+    path: str,
+    target: Target,
+    info: TargetInfo,
+    results: list[KindResult],
+    covered: list[coverage.Coverage],
+    machine: dict[str, Any],
 ) -> None:
     data = {
         "target": target.label,
@@ -376,6 +404,7 @@ def _write_json(
             "executable": info.executable,
         },
         "module": info.file,
+        "machine_speed": machine,  # the measured factor and the liveness deadline it gave
         "results": [
             {**result_json(r), "coverage": coverage.to_json(c)} for r, c in zip(results, covered, strict=True)
         ],

@@ -126,7 +126,10 @@ class Driver:
         proc.wait()
         for stream in (proc.stdin, proc.stdout):
             if stream is not None:
-                stream.close()
+                # A command that was being written when the agent died is still in the pipe's
+                # buffer: closing flushes it into the broken pipe. It is dropped, not raised.
+                with contextlib.suppress(BrokenPipeError):
+                    stream.close()
 
     def _stderr_tail(self) -> str:
         if self._stderr is None:
@@ -136,6 +139,21 @@ class Driver:
         return "\n".join(lines[-12:])
 
     def _ask(self, command: dict[str, Any]) -> Any:
+        try:
+            return self._exchange(command)
+        except (TargetFailure, CannotRun):
+            raise
+        except BaseException:
+            # Cut short (Ctrl-C, a signal turned into an exception): the agent's reply to
+            # this command may still come, and would be read as the answer to the next one.
+            # An agent out of step with its driver is ended at once; the next start() makes
+            # a new one, and a stop() or quit() on the way out has nothing left to do.
+            if self._proc is not None:
+                self._kill(self._proc)
+                self._proc = None
+            raise
+
+    def _exchange(self, command: dict[str, Any]) -> Any:
         proc = self._proc
         assert proc is not None and proc.stdin is not None and proc.stdout is not None
         # A step waits for at most a few deadlines inside the agent; past this it is hung.

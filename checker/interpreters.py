@@ -31,6 +31,11 @@ class NoInterpreter(ValueError):
     """A name or path that no working interpreter answers for."""
 
 
+def too_old(version: tuple[int, int, int]) -> bool:
+    """Older than what the agent runs on (2.7, and 3.6 or newer: checker/agent.py)."""
+    return version < (2, 7, 0) or (3, 0, 0) <= version < (3, 6, 0)
+
+
 @attrs.frozen(order=True)
 class Interpreter:
     version: tuple[int, int, int]

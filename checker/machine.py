@@ -141,13 +141,22 @@ class TargetLeftovers(Exception):
 
 
 class TargetBroke(Exception):
-    """The target hung or crashed during the last of `steps` (an event the model allowed)."""
+    """The target hung or crashed during the last of `steps` (an event the model allowed);
+    `event` None: as an example started or ended, between steps (the agent died there)."""
 
-    def __init__(self, failure: TargetFailure, steps: list[Step], event: Event, choice: int) -> None:
+    def __init__(
+        self,
+        failure: TargetFailure,
+        steps: list[Step],
+        event: Event | None,
+        choice: int | None,
+        before: State | None = None,  # the model's state before `event`
+    ) -> None:
         super().__init__(str(failure))
         self.steps = tuple(steps)
         self.event = event
         self.choice = choice
+        self.before = before
 
 
 Failure = Counterexample | TargetBroke | TargetLeftovers
@@ -183,9 +192,11 @@ class RunConfig:
     # `sockcheck check` reports as its coverage of the model.
     edges: set[Edge] = attrs.field(factory=set)
     divergence: Divergence | None = None
-    # The shortest counterexample seen for each guarantee, kept by the machine itself: if
-    # Hypothesis gives up on the run (a flaky replay), what was already found is not lost.
-    seen: dict[str, Counterexample] = attrs.field(factory=dict)
+    # The shortest counterexample seen for each guarantee (and hang or crash, and leftovers,
+    # by their kind), kept by the machine itself: if Hypothesis gives up on the run (a flaky
+    # replay: a crash from outside, an agent killed, does not replay), what was already found
+    # is not lost.
+    seen: dict[str, Failure] = attrs.field(factory=dict)
     on_example: Callable[[RunConfig], None] | None = None
     # The verdict of every prefix of draws run so far: the failure it ended with, or None
     # (the example went on). See RefinementMachine.step.
@@ -233,7 +244,10 @@ class RefinementMachine(RuleBasedStateMachine):
         config.examples_run += 1
         if config.on_example is not None:
             config.on_example(config)
-        self.driver.start(config.kind.value, config.transport.value)
+        try:
+            self.driver.start(config.kind.value, config.transport.value)
+        except TargetFailure as failure:  # reported like a step's, never as a traceback
+            self._fail(TargetBroke(failure, [], None, None))
 
     # -- the one rule -----------------------------------------------------------------------
     #
@@ -284,6 +298,10 @@ class RefinementMachine(RuleBasedStateMachine):
         """Raise a failure, first seen or repeated, from this one place: Hypothesis tells
         failures apart by type and by where they were raised."""
         self.failed = True
+        if not isinstance(failure, Counterexample):  # a counterexample is kept as it is judged
+            shortest = self.config.seen.get(type(failure).__name__)
+            if shortest is None or len(failure.steps) < len(shortest.steps):
+                self.config.seen[type(failure).__name__] = failure
         raise failure.with_traceback(None)
 
     def _step(self, choice: int) -> Failure | None:
@@ -482,7 +500,12 @@ class RefinementMachine(RuleBasedStateMachine):
         return self.state.server.transport is not Transport.UDP or not listener_held(self.profile, self.state)
 
     def teardown(self) -> None:
-        leftovers = self.driver.stop()
+        try:
+            leftovers = self.driver.stop()
+        except TargetFailure as failure:  # the agent hung or died ending the example
+            if self.failed:
+                return
+            self._fail(TargetBroke(failure, self.steps, None, None))
         # An example that already failed keeps its own failure: a violation often leaves
         # work behind (the agent is restarted for the next example either way).
         if self.failed:
@@ -546,7 +569,7 @@ class RefinementMachine(RuleBasedStateMachine):
         try:
             obs = act(after)
         except TargetFailure as failure:
-            return TargetBroke(failure, self.steps, event, choice)  # made here, raised by _fail
+            return TargetBroke(failure, self.steps, event, choice, before)  # made here, raised by _fail
         return self._judge(event, before, after, obs, choice)
 
     def _judge(

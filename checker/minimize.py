@@ -24,7 +24,8 @@ REPLAYS = 60  # per counterexample: a 20-step one needs about 20 + 20 + 20 repla
 def draws(failure: Found) -> list[int]:
     """The draws that made a failure's steps (and, for a hang or crash, the step that broke)."""
     made = [step.choice for step in failure.steps if step.window is None]  # one draw made a window's two
-    return [*made, failure.choice] if isinstance(failure, TargetBroke) else made
+    broke_at_a_step = isinstance(failure, TargetBroke) and failure.choice is not None
+    return [*made, failure.choice] if broke_at_a_step else made  # type: ignore[union-attr, list-item]
 
 
 def replay(machine_class: type[RefinementMachine], choices: list[int]) -> Found | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from checker.machine import Counterexample, TargetBroke
-from checker.report import counterexample_text, steps_json, steps_text
+from checker.report import counterexample_text, event_text, steps_json, steps_text
 from checker.run import Failure, FlakyTarget, KindResult, MissingClass
 
 
@@ -18,9 +18,23 @@ def failure_lines(failure: Failure) -> list[str]:
         return [f"a class is missing: {failure}"]
     what = "hung or crashed" if isinstance(failure, TargetBroke) else "left work behind"
     lines = [f"the target {what}: {failure}"]
-    lines.append(f"steps ({len(failure.steps)}):")
+    at = broke_at(failure) if isinstance(failure, TargetBroke) else None
+    lines.append(f"steps ({len(failure.steps) + (at is not None)}):")
     lines.extend("  " + s for s in steps_text(failure.steps))
+    if at is not None:
+        lines.append(f"  {at['step']}. {at['event']}   <- it {what} during this step")
+    elif isinstance(failure, TargetBroke):
+        lines.append("  (as an example started or ended, between steps)")
     return lines
+
+
+def broke_at(failure: TargetBroke) -> dict[str, Any] | None:
+    """The step during which the target hung or crashed (the one not in its steps), if it
+    broke during a step and not as an example started or ended."""
+    if failure.event is None or failure.before is None:
+        return None
+    event = event_text(failure.event, failure.before).split("#")[0].strip()
+    return {"step": len(failure.steps) + 1, "event": event}
 
 
 def result_json(result: KindResult) -> dict[str, Any]:
@@ -60,4 +74,7 @@ def failure_json(failure: Failure) -> dict[str, Any]:
         }
     kinds = {TargetBroke: "target-failure", FlakyTarget: "flaky", MissingClass: "missing-class"}
     kind = kinds.get(type(failure), "leftovers")
-    return {"guarantee": None, "kind": kind, "message": str(failure), "steps": steps_json(failure.steps)}
+    found = {"guarantee": None, "kind": kind, "message": str(failure), "steps": steps_json(failure.steps)}
+    if isinstance(failure, TargetBroke):
+        found["broke_at"] = broke_at(failure)
+    return found

@@ -12,7 +12,7 @@ from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
 from checker import coverage
-from checker.driver import CannotRun, Driver
+from checker.driver import CannotRun, Driver, TargetFailure
 from checker.machine import (
     WITH_BLOCK,
     Counterexample,
@@ -78,8 +78,11 @@ class KindResult:
 
 def preflight(driver: Driver, kind: Kind, transport: Transport) -> str:
     """Start one server of this kind and stop it, so a target that cannot run exits 2."""
-    server_class = driver.start(kind.value, transport.value)
-    leftovers = driver.stop()
+    try:
+        server_class = driver.start(kind.value, transport.value)
+        leftovers = driver.stop()
+    except TargetFailure as failure:  # a target that cannot start a server cannot be checked
+        raise CannotRun(f"a fresh {kind.value} server did not start and stop: {_first(failure)}") from None
     if leftovers:
         raise CannotRun(f"a fresh {server_class} did not stop cleanly: {'; '.join(leftovers)}")
     return server_class
@@ -219,6 +222,11 @@ def _minimal(machine: type[RefinementMachine], failure: Failure) -> Failure:
         return minimize(machine, failure)
     finally:
         machine.config.driver.stop()
+
+
+def _first(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _first_line(error: BaseException) -> str:

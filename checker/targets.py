@@ -13,7 +13,7 @@ from typing import Any
 import attrs
 
 import impl
-from checker.interpreters import Interpreter, NoInterpreter, find
+from checker.interpreters import Interpreter, NoInterpreter, find, too_old
 
 
 @attrs.frozen
@@ -61,6 +61,11 @@ def _interpreter(python: str | None, flag: str) -> Interpreter:
         version: Any = tuple(sys.version_info[:3])
         return Interpreter(version, sys.implementation.name, sys.executable, path=sys.executable)
     try:
-        return find(python)
+        found = find(python)
     except NoInterpreter as exc:
         raise BadTarget(f"{flag} {exc}") from None
+    if too_old(found.version):
+        raise BadTarget(
+            f"{flag} {python}: {found.label} is too old: the checker runs targets on 2.7 and on 3.6 or newer"
+        )
+    return found

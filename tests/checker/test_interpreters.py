@@ -92,3 +92,19 @@ def test_old_interpreters_are_isolated_without_dash_i():
 def test_a_folder_on_path_that_cannot_be_read(machine, monkeypatch):
     monkeypatch.setenv("PATH", os.pathsep.join([str(machine / "missing"), str(Path(sys.executable).parent)]))
     assert RUNNING in [i.version for i in discover()]
+
+
+@pytest.mark.parametrize(
+    ("flag", "version"), [("--target", "2.6.9"), ("--python", "3.4.10"), ("--target", "3.5.10")]
+)
+def test_an_interpreter_too_old_for_the_agent_exits_2(tmp_path, capsys, flag, version):
+    """A shim that answers the probe as an old CPython: refused before any agent is started."""
+    shim = tmp_path / "python-old"
+    shim.write_text(f"#!/bin/sh\necho 'cpython {version} {tmp_path}/python-old'\n")
+    shim.chmod(0o755)
+    args = ["check", "--target", str(shim)] if flag == "--target" else ["check", "--python", str(shim)]
+    assert cli.main(args) == 2
+    assert capsys.readouterr().err == (
+        f"sockcheck: {flag} {shim}: cpython {version} is too old: "
+        "the checker runs targets on 2.7 and on 3.6 or newer\n"
+    )

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.regression.mutants import VARIANTS, Variant
+from tests.regression.mutants import VARIANTS, Variant, replace_once
 
 SOCKCHECK = [sys.executable, "-m", "checker.cli"]
 # The variants of the first slice are checked with --kind both, as its issue asks.
@@ -160,3 +160,22 @@ def test_module_without_the_servers_exits_2(tmp_path: Path) -> None:
 )
 def test_bad_arguments_exit_2(args: list[str], words: str) -> None:
     assert_cannot_run(sockcheck(*args), words)
+
+
+# --- a target that crashes: reported as such, minimally, and the run ends ---------------
+
+
+def test_a_server_that_kills_its_process_is_reported_as_a_crash(tmp_path: Path) -> None:
+    """ThreadingMixIn.process_request() ends the whole server process: the agent dies at the
+    first connect, every time. Reported as a crash of the target at that step, not a traceback."""
+    source = Path(socketserver.__file__).read_text()
+    start = '        """Start a new thread to process the request."""\n'
+    module = tmp_path / "socketserver.py"
+    module.write_text(replace_once(source, ((start, start + "        os._exit(3)\n"),), "crash"))
+    status, report = check_json(module, "thread", tmp_path, examples=20)
+    assert status == 1
+    (result,) = report["results"]
+    (failure,) = result["failures"]
+    assert (failure["kind"], failure["steps"]) == ("target-failure", []), failure
+    assert failure["broke_at"] == {"step": 1, "event": "connect()"}
+    assert failure["message"].startswith("the agent died during connect")
