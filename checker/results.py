@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from checker.machine import Counterexample, TargetBroke
@@ -23,7 +24,8 @@ def failure_lines(failure: Failure) -> list[str]:
     return lines
 
 
-def result_json(result: KindResult) -> dict[str, Any]:
+def result_json(result: KindResult, scripts: tuple[Path | None, ...] = ()) -> dict[str, Any]:
+    """`scripts`: beside each failure, the replay script written for it, if any."""
     return {
         "kind": result.kind.value,
         "transport": result.transport.value,
@@ -34,7 +36,16 @@ def result_json(result: KindResult) -> dict[str, Any]:
         "examples": result.examples,
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
-        "failures": [failure_json(f) for f in result.failures],
+        "failures": [
+            {
+                **failure_json(f),
+                "confirmed": None if confirmed is None else confirmed.to_json(),
+                "replay_script": None if script is None else str(script),
+            }
+            for f, confirmed, script in zip(
+                result.failures, _beside(result.confirmations, result), _beside(scripts, result), strict=True
+            )
+        ],
         "repeats_contradicted": result.contradicted,
         "diverges_from_documented": (
             None
@@ -45,6 +56,11 @@ def result_json(result: KindResult) -> dict[str, Any]:
             }
         ),
     }
+
+
+def _beside(values: tuple[Any, ...], result: KindResult) -> tuple[Any, ...]:
+    """One value per failure of the result (None where there is none)."""
+    return (values + (None,) * len(result.failures))[: len(result.failures)]
 
 
 def failure_json(failure: Failure) -> dict[str, Any]:
