@@ -18,7 +18,7 @@ from checker import coverage, docs, exploring, matrix_report, replay
 from checker import matrix as matrix_run
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
-from checker.minimize import draws
+from checker.minimize import replayable
 from checker.results import failure_lines, result_json
 from checker.run import FlakyTarget, KindResult, MissingClass, check_kind
 from checker.targets import BadTarget, Target, resolve
@@ -370,7 +370,7 @@ def _write_scripts(folder: Path | None, result: KindResult, command: str) -> tup
         return (None,) * len(result.failures)
     return tuple(
         None
-        if isinstance(f, FlakyTarget | MissingClass) or not draws(f)
+        if isinstance(f, FlakyTarget | MissingClass) or not replayable(f)
         else replay.write_script(folder, result.replay, f, command)
         for f in result.failures
     )

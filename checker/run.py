@@ -26,7 +26,7 @@ from checker.machine import (
     lacks,
     machine_for,
 )
-from checker.minimize import draws, minimize
+from checker.minimize import minimize, replayable
 from checker.replay import Confirmation, confirm, database_key, run_data, what
 from model import Kind, Profile, Transport
 from model.explore import Edge
@@ -209,7 +209,7 @@ _what = what  # what a failure is, for telling two apart: its guarantee, or its 
 
 def _confirmed(machine: type[RefinementMachine], failure: Failure, times: int) -> Confirmation | None:
     """How `times` replays of a failure's draws went; None for one with no steps to replay."""
-    if times == 0 or isinstance(failure, FlakyTarget | MissingClass) or not draws(failure):
+    if times == 0 or isinstance(failure, FlakyTarget | MissingClass) or not replayable(failure):
         return None
     return confirm(machine, failure, times)
 

@@ -64,3 +64,16 @@ def test_a_replay_that_breaks_another_guarantee_is_not_taken() -> None:
 def test_a_failure_that_no_replay_shows_is_kept_as_found() -> None:
     found = failure(FIRST, [1, 2, 3])
     assert minimize(machine_breaking_when({99}), found) is found
+
+
+def test_a_failure_with_a_step_no_draw_stands_for_is_not_replayed() -> None:
+    """A named step without a draw (machine.choice_of: -1) would replay as another event."""
+
+    class Never:
+        config = SimpleNamespace(memo=True)
+
+        def __init__(self) -> None:
+            raise AssertionError("replayed")
+
+    found = failure(FIRST, [5, -1, 9])
+    assert minimize(Never, found) is found  # type: ignore[arg-type]
