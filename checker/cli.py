@@ -368,12 +368,16 @@ def _write_scripts(folder: Path | None, result: KindResult, command: str) -> tup
     """A replay script for each failure that has draws to replay (None beside the others)."""
     if folder is None:
         return (None,) * len(result.failures)
-    return tuple(
-        None
-        if isinstance(f, FlakyTarget | MissingClass) or not replayable(f)
-        else replay.write_script(folder, result.replay, f, command)
-        for f in result.failures
-    )
+    try:
+        return tuple(
+            None
+            if isinstance(f, FlakyTarget | MissingClass) or not replayable(f)
+            else replay.write_script(folder, result.replay, f, command)
+            for f in result.failures
+        )
+    except OSError as exc:  # the check's verdict stands; only its scripts are missing
+        print(f"sockcheck: cannot write replay scripts in {folder}: {exc.strerror}", file=sys.stderr)
+        return (None,) * len(result.failures)
 
 
 def _print_result(result: KindResult, scripts: tuple[Path | None, ...]) -> None:
