@@ -327,3 +327,23 @@ def test_check_uses_the_database_it_is_given(monkeypatch: pytest.MonkeyPatch, tm
     (tmp_path / "file").write_text("")
     with pytest.raises(cli.UsageError, match="not a directory"):
         cli._database("file")
+
+
+def test_the_replay_folder_is_the_flag_else_the_environment_else_the_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    default = Path(".sockcheck", "replays")
+    monkeypatch.delenv("SOCKCHECK_REPLAY_DIR")
+    assert cli._folder(None, "SOCKCHECK_REPLAY_DIR", default) == default
+    assert cli._folder("here", "SOCKCHECK_REPLAY_DIR", default) == Path("here")
+    monkeypatch.setenv("SOCKCHECK_REPLAY_DIR", "there")
+    assert cli._folder(None, "SOCKCHECK_REPLAY_DIR", default) == Path("there")
+    assert cli._folder("here", "SOCKCHECK_REPLAY_DIR", default) == Path("here")
+    assert cli._folder("none", "SOCKCHECK_REPLAY_DIR", default) is None
+    monkeypatch.setenv("SOCKCHECK_REPLAY_DIR", "none")
+    assert cli._folder(None, "SOCKCHECK_REPLAY_DIR", default) is None
+
+
+def test_the_test_suite_uses_no_database_and_a_private_replay_folder() -> None:
+    assert os.environ["SOCKCHECK_DB"] == "none"
+    assert not Path(os.environ["SOCKCHECK_REPLAY_DIR"]).resolve().is_relative_to(Path.cwd().resolve())
