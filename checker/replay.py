@@ -73,7 +73,8 @@ class Confirmation:
         if self.reproduced == self.replays:
             return f"deterministic ({self.replays} of {self.replays} replays showed it)"
         if self.reproduced == 0:
-            return f"flaky (0 of {self.replays}): seen once, not reproduced in {self.replays} replays"
+            replays = "replay" if self.replays == 1 else "replays"
+            return f"flaky (0 of {self.replays}): seen once, not reproduced in {self.replays} {replays}"
         return f"flaky ({self.reproduced} of {self.replays} replays showed it)"
 
     def to_json(self) -> dict[str, Any]:

@@ -208,7 +208,11 @@ _what = what  # what a failure is, for telling two apart: its guarantee, or its 
 
 
 def _confirmed(machine: type[RefinementMachine], failure: Failure, times: int) -> Confirmation | None:
-    """How `times` replays of a failure's draws went; None for one with no steps to replay."""
+    """How `times` replays of a failure's draws went; None for one with no steps to replay.
+    A failure Hypothesis's own replay did not show again (its steps are not known) is
+    `flaky (0 of 1)` as it stands."""
+    if times and isinstance(failure, FlakyTarget):
+        return Confirmation(0, 1)
     if times == 0 or isinstance(failure, FlakyTarget | MissingClass) or not replayable(failure):
         return None
     return confirm(machine, failure, times)

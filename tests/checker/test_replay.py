@@ -34,7 +34,7 @@ from checker.replay import (
     run_data,
     write_script,
 )
-from checker.run import check_kind
+from checker.run import FlakyTarget, MissingClass, _confirmed, check_kind
 from checker.targets import resolve
 from model import PROFILES, Kind, Transport, profile_for_version
 from tests.checker.test_minimize import FIRST, SECOND, failure
@@ -112,6 +112,7 @@ def test_unknown_options_are_refused() -> None:
         (Confirmation(5, 5), "deterministic", "deterministic (5 of 5 replays showed it)"),
         (Confirmation(2, 5), "flaky (2 of 5)", "flaky (2 of 5 replays showed it)"),
         (Confirmation(0, 3), "flaky (0 of 3)", "seen once, not reproduced in 3 replays"),
+        (Confirmation(0, 1), "flaky (0 of 1)", "seen once, not reproduced in 1 replay"),
     ],
 )
 def test_labels(confirmation: Confirmation, label: str, words: str) -> None:
@@ -347,3 +348,10 @@ def test_the_replay_folder_is_the_flag_else_the_environment_else_the_default(
 def test_the_test_suite_uses_no_database_and_a_private_replay_folder() -> None:
     assert os.environ["SOCKCHECK_DB"] == "none"
     assert not Path(os.environ["SOCKCHECK_REPLAY_DIR"]).resolve().is_relative_to(Path.cwd().resolve())
+
+
+def test_a_failure_hypothesis_could_not_replay_is_labelled_flaky_as_it_stands() -> None:
+    flaky = FlakyTarget("a failure did not reproduce on replay")
+    assert _confirmed(None, flaky, 5) == Confirmation(0, 1)  # type: ignore[arg-type]
+    assert _confirmed(None, flaky, 0) is None  # type: ignore[arg-type]
+    assert _confirmed(None, MissingClass("no ForkingUnixStreamServer"), 5) is None  # type: ignore[arg-type]

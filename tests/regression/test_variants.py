@@ -78,13 +78,16 @@ def assert_confirmed_and_replayable(report: dict[str, Any], guarantee: str) -> N
     the bug put in (`guarantee`) is deterministic and its script reproduces it. Another one
     the same run found may be a race of the broken module (fork-no-cap's children, unbounded,
     make shutdown-stops-loop and loop-runs-until-shutdown come back 0 to 5 times in 5): its
-    label says so, and whether its replay shows it again is not asserted."""
+    label says so, and whether its replay shows it again is not asserted; so is a failure
+    Hypothesis could not replay (bpo-11109's 3.12 run, now and then), whose steps are unknown."""
     for result in report["results"]:
         for failure in result["failures"]:
             what = failure["guarantee"] or failure["kind"]
-            assert failure.get("kind") != "flaky", failure["message"]  # a failure without its steps
             if failure.get("kind") == "missing-class":
                 continue  # a fact about the module, not a run: nothing to replay
+            if failure.get("kind") == "flaky":  # Hypothesis's replay did not show it: no steps
+                assert failure["confirmed"]["label"] == "flaky (0 of 1)" and not failure["replay_script"]
+                continue
             assert re.fullmatch(r"deterministic|flaky \(\d+ of \d+\)", failure["confirmed"]["label"]), failure
             again = replay_times(read_script(Path(failure["replay_script"])), 1)
             if what == guarantee:
