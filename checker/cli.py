@@ -5,18 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from checker import coverage, docs, exploring, matrix_report, speed
+from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+
+from checker import coverage, docs, exploring, matrix_report, replay, speed
 from checker import matrix as matrix_run
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
+from checker.minimize import replayable
 from checker.results import failure_lines, result_json
-from checker.run import KindResult, check_kind
+from checker.run import FlakyTarget, KindResult, MissingClass, check_kind
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
 from model.explore import Bounds
@@ -26,6 +30,10 @@ EXPLORE_WORKERS = 3
 # Seconds a call that must return may take on the reference machine; a check scales it by
 # the machine's measured speed (checker.speed), and SOCKCHECK_DEADLINE overrides both.
 DEFAULT_DEADLINE = 1.0
+# Under the current directory: replay scripts (SOCKCHECK_REPLAY_DIR overrides), and Hypothesis's
+# example database (SOCKCHECK_DB overrides); "none" turns either off.
+DEFAULT_REPLAY_DIR = Path(".sockcheck", "replays")
+DEFAULT_DB = Path(".sockcheck", "examples")
 
 
 class UsageError(Exception):
@@ -74,6 +82,26 @@ def build_parser() -> argparse.ArgumentParser:
         help="random pauses of up to SECONDS at the same hook points (e.g. 0.002)",
     )
     check.add_argument("--json", metavar="FILE")
+    check.add_argument(
+        "--confirm",
+        type=_count,
+        default=replay.DEFAULT_CONFIRM,
+        metavar="N",
+        help=f"replays of each failure before it is reported (default {replay.DEFAULT_CONFIRM}; 0: none)",
+    )
+    check.add_argument(
+        "--replay-dir",
+        metavar="DIR",
+        help=f"where each failure's replay script goes (default {DEFAULT_REPLAY_DIR}/; none: nowhere)",
+    )
+    check.add_argument(
+        "--db",
+        metavar="DIR",
+        help=f"Hypothesis's example database (default {DEFAULT_DB}/; none: no database)",
+    )
+    replay_cmd = commands.add_parser("replay", help="rerun a replay script that sockcheck check wrote")
+    replay_cmd.add_argument("file", metavar="FILE")
+    replay_cmd.add_argument("--times", type=_positive, default=1, help="how many replays (default 1)")
     matrix = commands.add_parser(
         "matrix", help="every interpreter x kind x transport, against its profile and documented"
     )
@@ -123,12 +151,29 @@ def _positive(text: str) -> int:
     return value
 
 
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text}")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        commands = {"matrix": cmd_matrix, "explore": cmd_explore, "check": cmd_check, "docs": cmd_docs}
+        args.argv = sys.argv[1:] if argv is None else argv
+        commands = {
+            "matrix": cmd_matrix,
+            "explore": cmd_explore,
+            "check": cmd_check,
+            "docs": cmd_docs,
+            "replay": cmd_replay,
+        }
         return commands[args.command](args)
-    except (UsageError, BadTarget, CannotRun) as exc:
+    except (UsageError, BadTarget, CannotRun, replay.NotAReplay) as exc:
         print(f"sockcheck: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -160,6 +205,20 @@ def _speed_line(measured: speed.Speed, deadline: float) -> str:
         f"machine speed: factor {measured.factor:.2f} (medians ms: {medians}); "
         f"liveness deadline {deadline:.2f} s{source}"
     )
+
+
+def _folder(flag: str | None, variable: str, default: Path) -> Path | None:
+    """A folder named by its flag, else by its environment variable, else the default;
+    None where it is turned off ("none")."""
+    chosen = flag if flag is not None else os.environ.get(variable) or str(default)
+    return None if chosen.lower() == "none" else Path(chosen)
+
+
+def _database(flag: str | None) -> ExampleDatabase | None:
+    folder = _folder(flag, "SOCKCHECK_DB", DEFAULT_DB)
+    if folder is not None and folder.exists() and not folder.is_dir():
+        raise UsageError(f"--db {folder}: not a directory")
+    return None if folder is None else DirectoryBasedExampleDatabase(str(folder))
 
 
 def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
@@ -270,12 +329,23 @@ def cmd_docs(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    result = replay.replay_times(replay.read_script(Path(args.file)), args.times)
+    for line in replay.outcome_lines(result):
+        print(line)
+    return 1 if result.reproduced else 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     target = resolve(args.target, args.module, args.python)
     kinds = _kinds(args.kind)
     transports = _transports(args.transport)
     measured = speed.measure()  # before the agent starts: the machine as the run finds it
     deadline = _deadline(measured)
+    database = _database(args.db)
+    replays = _folder(args.replay_dir, "SOCKCHECK_REPLAY_DIR", DEFAULT_REPLAY_DIR)
+    if replays is not None and replays.exists() and not replays.is_dir():
+        raise UsageError(f"--replay-dir {replays}: not a directory")
     driver = Driver(target, deadline)
     try:
         info = driver.load()
@@ -299,6 +369,8 @@ def cmd_check(args: argparse.Namespace) -> int:
                 cover=not args.no_cover,
                 interleave=args.interleave,
                 jitter=args.jitter,
+                confirm_times=args.confirm,
+                database=database,
             )
             for transport in transports
             for kind in kinds
@@ -306,13 +378,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     finally:
         driver.quit()
     covered = [coverage.of(result) for result in results]
-    for result, cover in zip(results, covered, strict=True):
-        _print_result(result)
+    command = shlex.join(["sockcheck", *args.argv])
+    scripts = [_write_scripts(replays, result, command) for result in results]
+    for result, cover, written in zip(results, covered, scripts, strict=True):
+        _print_result(result, written)
         for line in coverage.lines(cover):
             print(f"    {line}")
     if args.json:
         machine = {**measured.to_json(), "deadline": round(deadline, 3)}
-        _write_json(args.json, target, info, results, covered, machine)
+        _write_json(args.json, target, info, results, covered, machine, scripts)
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -346,7 +420,23 @@ def _progress(kind: Kind, transport: Transport, total: int) -> Any:
     return show
 
 
-def _print_result(result: KindResult) -> None:
+def _write_scripts(folder: Path | None, result: KindResult, command: str) -> tuple[Path | None, ...]:
+    """A replay script for each failure that has draws to replay (None beside the others)."""
+    if folder is None:
+        return (None,) * len(result.failures)
+    try:
+        return tuple(
+            None
+            if isinstance(f, FlakyTarget | MissingClass) or not replayable(f)
+            else replay.write_script(folder, result.replay, f, command)
+            for f in result.failures
+        )
+    except OSError as exc:  # the check's verdict stands; only its scripts are missing
+        print(f"sockcheck: cannot write replay scripts in {folder}: {exc.strerror}", file=sys.stderr)
+        return (None,) * len(result.failures)
+
+
+def _print_result(result: KindResult, scripts: tuple[Path | None, ...]) -> None:
     if sys.stderr.isatty():
         print("\r" + " " * 50 + "\r", end="", file=sys.stderr)
     verdict = "ok" if result.passed else "FAIL"
@@ -354,10 +444,16 @@ def _print_result(result: KindResult) -> None:
         f"  {result.server_class:38} {verdict:4}  {result.examples} examples, {result.steps} steps, "
         f"{result.seconds:.1f} s"
     )
-    for failure in result.failures:
+    for failure, confirmed, script in zip(
+        result.failures, result.confirmations or (None,) * len(result.failures), scripts, strict=True
+    ):
         print()
         mode = ", misuse mode" if result.misuse else ""
         print(f"counterexample ({result.server_class}, profile {result.profile.name}{mode}):")
+        if confirmed is not None:
+            print(f"  confirmed  {confirmed.text}")
+        if script is not None:
+            print(f"  replay     {script}")
         for line in failure_lines(failure):
             print(("  " + line).rstrip())
     if result.windows_opened or result.windows_missed:
@@ -395,6 +491,7 @@ def _write_json(
     results: list[KindResult],
     covered: list[coverage.Coverage],
     machine: dict[str, Any],
+    scripts: list[tuple[Path | None, ...]],
 ) -> None:
     data = {
         "target": target.label,
@@ -406,7 +503,8 @@ def _write_json(
         "module": info.file,
         "machine_speed": machine,  # the measured factor and the liveness deadline it gave
         "results": [
-            {**result_json(r), "coverage": coverage.to_json(c)} for r, c in zip(results, covered, strict=True)
+            {**result_json(r, s), "coverage": coverage.to_json(c)}
+            for r, c, s in zip(results, covered, scripts, strict=True)
         ],
         "refines": all(r.passed for r in results),
     }

@@ -307,19 +307,7 @@ class RefinementMachine(RuleBasedStateMachine):
     def _step(self, choice: int) -> Failure | None:
         if choice >= CHOICES:
             return self._window_step(choice)
-        action_index, argument = divmod(choice, ARGUMENTS)
-        action = list(Action)[action_index]
-        index, variant = divmod(argument, len(OUTCOMES))  # which held worker; how / reject / value
-        outcome = OUTCOMES[variant]
-        value: bool | int = variant == 1
-        if action is Action.SET_MAX_CHILDREN:
-            # Relative to the children running now (exactly at the cap, or one or two above),
-            # so that deleting an unrelated connect while shrinking keeps the cap where it was.
-            offset = (0, 1, 2)[argument % 3]
-            value = max(1, len(self.state.held) + offset)
-        elif action in ATTRIBUTE_OF:
-            values = ATTRIBUTES[ATTRIBUTE_OF[action]]
-            value = values[argument % len(values)]
+        action, outcome, value, index = decode(self.state, choice)
         candidate = self._candidate(action, index, outcome, value)
         if candidate is None or not allowed(self.state, candidate[0]):
             return None
@@ -539,10 +527,11 @@ class RefinementMachine(RuleBasedStateMachine):
         """One step named rather than drawn, as a recipe or a test spells it (`index`: which
         held worker): the failure it shows, if any. StepNotAllowed where the action stands
         for no event in this state, or for one the table does not allow."""
+        choice = choice_of(self.state, action, outcome, value, index)  # before the state moves
         candidate = self._candidate(action, index, outcome, value)
         if candidate is None or not allowed(self.state, candidate[0]):
             raise StepNotAllowed(f"{action.name.lower()} stands for no allowed event here")
-        failure = self._do(*candidate, choice=0)
+        failure = self._do(*candidate, choice=choice)
         if failure is not None:
             self.failed = True
         return failure
@@ -642,6 +631,41 @@ def _dispatch_waits(after: State) -> bool:
 
 def _close_must_return(after: State) -> bool:
     return after.server.phase is not Phase.CLOSING
+
+
+def decode(state: State, choice: int) -> tuple[Action, Outcome, bool | int, int]:
+    """The named step (as RefinementMachine.play takes it) that one draw stands for here."""
+    action_index, argument = divmod(choice, ARGUMENTS)
+    action = list(Action)[action_index]
+    index, variant = divmod(argument, len(OUTCOMES))  # which held worker; how / reject / value
+    outcome = OUTCOMES[variant]
+    value: bool | int = variant == 1
+    if action is Action.SET_MAX_CHILDREN:
+        # Relative to the children running now (exactly at the cap, or one or two above),
+        # so that deleting an unrelated connect while shrinking keeps the cap where it was.
+        offset = (0, 1, 2)[argument % 3]
+        value = max(1, len(state.held) + offset)
+    elif action in ATTRIBUTE_OF:
+        values = ATTRIBUTES[ATTRIBUTE_OF[action]]
+        value = values[argument % len(values)]
+    return action, outcome, value, index
+
+
+def choice_of(state: State, action: Action, outcome: Outcome, value: bool | int, index: int) -> int:
+    """The draw that `decode` makes into this named step in this state (its inverse), so a
+    failure of named steps replays from its draws like a drawn one's (checker.minimize, replay
+    scripts). -1 where no draw stands for it."""
+    variant = OUTCOMES.index(outcome)
+    argument = index * len(OUTCOMES) + variant
+    if action is Action.SET_MAX_CHILDREN:  # relative to the children running now
+        offsets = [o for o in range(3) if max(1, len(state.held) + o) == value]
+        argument = offsets[0] if offsets else -1
+    elif action in ATTRIBUTE_OF:
+        values = ATTRIBUTES[ATTRIBUTE_OF[action]]
+        argument = values.index(value) if value in values else -1
+    if not 0 <= argument < ARGUMENTS:
+        return -1
+    return list(Action).index(action) * ARGUMENTS + argument
 
 
 def lacks(info: TargetInfo | None, *names: str) -> bool:

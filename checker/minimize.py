@@ -28,6 +28,13 @@ def draws(failure: Found) -> list[int]:
     return [*made, failure.choice] if broke_at_a_step else made  # type: ignore[union-attr, list-item]
 
 
+def replayable(failure: Found) -> bool:
+    """Whether a failure's draws replay its steps: it has some, and each of its steps was
+    drawn or stands for a draw (machine.choice_of: -1 where a named step stands for none)."""
+    made = draws(failure)
+    return bool(made) and -1 not in made
+
+
 def replay(machine_class: type[RefinementMachine], choices: list[int]) -> Found | None:
     """Run one example made of these draws, for real (no remembered verdicts); the failure
     it ends with, if any."""
@@ -49,6 +56,8 @@ def replay(machine_class: type[RefinementMachine], choices: list[int]) -> Found 
 
 def minimize(machine_class: type[RefinementMachine], failure: Found, seconds: float = 120.0) -> Found:
     """The smallest failure of the same kind (same guarantee) reachable by single edits."""
+    if not replayable(failure):
+        return failure
     best = failure
     left = REPLAYS
     end = time.monotonic() + seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from checker.machine import Counterexample, TargetBroke
@@ -37,7 +38,8 @@ def broke_at(failure: TargetBroke) -> dict[str, Any] | None:
     return {"step": len(failure.steps) + 1, "event": event}
 
 
-def result_json(result: KindResult) -> dict[str, Any]:
+def result_json(result: KindResult, scripts: tuple[Path | None, ...] = ()) -> dict[str, Any]:
+    """`scripts`: beside each failure, the replay script written for it, if any."""
     return {
         "kind": result.kind.value,
         "transport": result.transport.value,
@@ -48,7 +50,16 @@ def result_json(result: KindResult) -> dict[str, Any]:
         "examples": result.examples,
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
-        "failures": [failure_json(f) for f in result.failures],
+        "failures": [
+            {
+                **failure_json(f),
+                "confirmed": None if confirmed is None else confirmed.to_json(),
+                "replay_script": None if script is None else str(script),
+            }
+            for f, confirmed, script in zip(
+                result.failures, _beside(result.confirmations, result), _beside(scripts, result), strict=True
+            )
+        ],
         "repeats_contradicted": result.contradicted,
         "windows": {"opened": result.windows_opened, "missed": result.windows_missed},
         "diverges_from_documented": (
@@ -60,6 +71,11 @@ def result_json(result: KindResult) -> dict[str, Any]:
             }
         ),
     }
+
+
+def _beside(values: tuple[Any, ...], result: KindResult) -> tuple[Any, ...]:
+    """One value per failure of the result (None where there is none)."""
+    return (values + (None,) * len(result.failures))[: len(result.failures)]
 
 
 def failure_json(failure: Failure) -> dict[str, Any]:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, Phase, Verbosity, settings
+from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
 
@@ -24,7 +26,8 @@ from checker.machine import (
     lacks,
     machine_for,
 )
-from checker.minimize import minimize
+from checker.minimize import minimize, replayable
+from checker.replay import Confirmation, confirm, database_key, run_data, what
 from model import Kind, Profile, Transport
 from model.explore import Edge
 
@@ -70,6 +73,10 @@ class KindResult:
     # Controlled interleavings: window steps by point, opened and missed (RunConfig's).
     windows_opened: dict[str, int] = attrs.field(factory=dict)
     windows_missed: dict[str, int] = attrs.field(factory=dict)
+    # Beside each failure: how its replays went (None: no steps to replay, or not confirmed).
+    confirmations: tuple[Confirmation | None, ...] = ()
+    # What a replay of this run's draws needs (checker.replay.run_data): for replay scripts.
+    replay: dict[str, Any] = attrs.field(factory=dict, eq=False)
 
     @property
     def passed(self) -> bool:
@@ -102,10 +109,15 @@ def check_kind(
     cover: bool = False,
     interleave: bool = False,
     jitter: float = 0.0,
+    confirm_times: int = 0,
+    database: ExampleDatabase | None = None,
 ) -> KindResult:
     """`cover`: after the search, take every model transition the explorer reaches that no
     example took (checker.coverage), on the real target, judged like any step. `interleave`,
-    `jitter`: controlled interleavings, random pauses (checker.windows)."""
+    `jitter`: controlled interleavings, random pauses (checker.windows).
+    `confirm_times`: replay each failure that many times before it is reported.
+    `database`: where Hypothesis keeps failing examples, tried first by the next run with the
+    same target and options (the key is made from them, not from the machine's source)."""
     server_class = preflight(driver, kind, transport)
     with_block = not lacks(driver.info, *WITH_BLOCK)
     config = RunConfig(
@@ -124,13 +136,16 @@ def check_kind(
     machine = machine_for(config)
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
+    # Hypothesis keys a state machine's examples by the digest of its class, to which it adds
+    # this; every run's machine is the same class, so the run's target and options go here.
+    machine._hypothesis_internal_add_digest = database_key(config)  # type: ignore[attr-defined]
     run_settings = settings(
         max_examples=examples,
         stateful_step_count=STEPS_PER_EXAMPLE,
         deadline=None,
-        database=None,
+        database=database,
         derandomize=False,
-        phases=[Phase.generate, Phase.shrink],
+        phases=[Phase.reuse] * (database is not None) + [Phase.generate, Phase.shrink],
         report_multiple_bugs=True,
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
@@ -162,6 +177,7 @@ def check_kind(
     failures = _with_unraised(failures, config)
     failures = tuple(_minimal(machine, f) for f in failures)
     failures += _missing_class(profile, kind, transport, server_class)
+    failures = tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps))))
     return KindResult(
         kind=kind,
         transport=transport,
@@ -170,7 +186,7 @@ def check_kind(
         examples=config.examples_run,
         steps=config.steps_run,
         seconds=time.monotonic() - started,
-        failures=tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps)))),
+        failures=failures,
         divergence=config.divergence,
         misuse=misuse,
         contradicted=config.contradicted,
@@ -178,6 +194,8 @@ def check_kind(
         windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),
         with_block=with_block,
+        confirmations=tuple(_confirmed(machine, f, confirm_times) for f in failures),
+        replay=run_data(config),
     )
 
 
@@ -208,9 +226,18 @@ def _with_unraised(failures: tuple[Failure, ...], config: RunConfig) -> tuple[Fa
     return tuple(found.values())
 
 
-def _what(failure: Failure) -> str:
-    """What a failure is, for telling two apart: its guarantee, or its kind."""
-    return failure.guarantee.name if isinstance(failure, Counterexample) else type(failure).__name__
+_what = what  # what a failure is, for telling two apart: its guarantee, or its kind
+
+
+def _confirmed(machine: type[RefinementMachine], failure: Failure, times: int) -> Confirmation | None:
+    """How `times` replays of a failure's draws went; None for one with no steps to replay.
+    A failure Hypothesis's own replay did not show again (its steps are not known) is
+    `flaky (0 of 1)` as it stands."""
+    if times and isinstance(failure, FlakyTarget):
+        return Confirmation(0, 1)
+    if times == 0 or isinstance(failure, FlakyTarget | MissingClass) or not replayable(failure):
+        return None
+    return confirm(machine, failure, times)
 
 
 def _minimal(machine: type[RefinementMachine], failure: Failure) -> Failure:

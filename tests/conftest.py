@@ -5,6 +5,11 @@ test and fails the test if, after it (and a bounded wait for things that are end
 thread, child process (zombies included), file descriptor or entry of the temporary folder
 is new. Each test process gets a temporary folder of its own (TMPDIR, inherited by every
 command and agent a test starts), so a parallel worker's files are never blamed on it.
+
+No test uses Hypothesis's example database of `sockcheck check` (SOCKCHECK_DB=none: a run
+is what its seed makes it, and nothing is written into the checkout), and the replay
+scripts it writes go to a folder of the test process's own (SOCKCHECK_REPLAY_DIR), beside
+its temporary folder rather than in it, removed at the end.
 """
 
 from __future__ import annotations
@@ -60,8 +65,12 @@ def _settled(check: Callable[[], set[T]], timeout: float) -> set[T]:
 
 def pytest_configure(config: pytest.Config) -> None:
     private = tempfile.mkdtemp(prefix="sockcheck-tests-")
+    replays = tempfile.mkdtemp(prefix="sockcheck-replays-")
     config.stash[_PRIVATE_TMP] = (os.environ.get("TMPDIR"), private)
+    config.stash[_REPLAYS] = replays
     os.environ["TMPDIR"] = private
+    os.environ["SOCKCHECK_DB"] = "none"
+    os.environ["SOCKCHECK_REPLAY_DIR"] = replays
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
@@ -75,9 +84,13 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         os.environ["TMPDIR"] = earlier
     tempfile.tempdir = None
     shutil.rmtree(private, ignore_errors=True)
+    shutil.rmtree(config.stash[_REPLAYS], ignore_errors=True)
+    os.environ.pop("SOCKCHECK_DB", None)
+    os.environ.pop("SOCKCHECK_REPLAY_DIR", None)
 
 
 _PRIVATE_TMP = pytest.StashKey[tuple[str | None, str]]()
+_REPLAYS = pytest.StashKey[str]()
 
 
 def temporary_files() -> set[str]:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from checker.coverage import as_step
-from checker.machine import RefinementMachine
+from checker.machine import RefinementMachine, choice_of, decode
+from checker.replay import read_script, replay_times
 from model import DOCUMENTED, PROFILES, Kind, step
 from model.explore import Bounds, canonical, events
 from model.state import State
@@ -41,6 +42,11 @@ def test_each_event_the_explorer_makes_is_the_named_step_as_step_says(name: str,
             action, outcome, value, index = as_step(state, event)
             made = _bare_machine(state)._candidate(action, index, outcome, value)
             assert made is not None and made[0] == event, (state, event, action, outcome, value, index)
+            # and one draw stands for it too, so a failure of named steps replays from its draws
+            choice = choice_of(state, action, outcome, value, index)
+            action, outcome, value, index = decode(state, choice)
+            drawn = _bare_machine(state)._candidate(action, index, outcome, value)
+            assert drawn is not None and drawn[0] == event, (state, event, choice)
             checked += 1
             after = canonical(step(profile, state, event), bounds)
             if after not in seen:
@@ -83,3 +89,6 @@ def test_what_the_search_misses_the_rest_finds(tmp_path: Path) -> None:
     failures = [f for r in _coverage(tmp_path, *args) for f in r["failures"]]
     assert [f["guarantee"] for f in failures] == ["handle-error-prints"]
     assert len(failures[0]["steps"]) == variant.steps
+    # Its steps were named, not drawn (RefinementMachine.play): their draws replay them all the same.
+    assert failures[0]["confirmed"]["label"] == "deterministic", failures[0]["confirmed"]
+    assert replay_times(read_script(Path(failures[0]["replay_script"])), 1).reproduced == 1

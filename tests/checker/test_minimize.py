@@ -71,3 +71,16 @@ def test_a_window_is_one_draw_for_its_two_steps() -> None:
     made = failure(FIRST, [5, 130, 130])
     made.steps[2].window = "made at once with the step before"
     assert draws(made) == [5, 130]
+
+
+def test_a_failure_with_a_step_no_draw_stands_for_is_not_replayed() -> None:
+    """A named step without a draw (machine.choice_of: -1) would replay as another event."""
+
+    class Never:
+        config = SimpleNamespace(memo=True)
+
+        def __init__(self) -> None:
+            raise AssertionError("replayed")
+
+    found = failure(FIRST, [5, -1, 9])
+    assert minimize(Never, found) is found  # type: ignore[arg-type]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from checker import replay
 from checker.driver import Driver
 from checker.machine import Action, Counterexample, RefinementMachine, RunConfig, StepNotAllowed, machine_for
 from checker.run import check_kind
@@ -135,7 +136,14 @@ def run_racy(folder: Path, interleave: bool, seed: int):
     driver.load()
     try:
         return check_kind(
-            driver, DOCUMENTED, Kind.THREAD, examples=20, seed=seed, cover=True, interleave=interleave
+            driver,
+            DOCUMENTED,
+            Kind.THREAD,
+            examples=20,
+            seed=seed,
+            cover=True,
+            interleave=interleave,
+            confirm_times=2,
         )
     finally:
         driver.quit()
@@ -154,6 +162,14 @@ def test_the_racy_variant_is_found_with_interleavings_every_time(tmp_path: Path,
     result = run_racy(tmp_path, interleave=True, seed=seed)
     found = {f.guarantee.name: len(f.steps) for f in result.failures if isinstance(f, Counterexample)}
     assert found == {"close-waits": 3}, result.failures
+    # confirmed, and its replay script (interleavings on, as the run) reproduces it
+    (failure,), (confirmed,) = result.failures, result.confirmations
+    assert confirmed is not None and confirmed.label == "deterministic", confirmed
+    script = replay.write_script(tmp_path / "replays", result.replay, failure, "test")
+    data = replay.read_script(script)
+    assert data["options"]["interleave"] is True
+    outcome = replay.replay_times(data, 1)
+    assert (outcome.what, outcome.reproduced) == ("close-waits", 1), outcome
 
 
 @pytest.mark.parametrize("kind", [Kind.THREAD, Kind.FORK], ids=lambda k: k.value)

@@ -16,7 +16,7 @@ import pytest
 
 from checker.interpreters import Interpreter
 from tests.regression.history import HISTORY, Entry, check, interpreter, module_file
-from tests.regression.test_variants import check_json, found
+from tests.regression.test_variants import assert_confirmed_and_replayable, check_json, found
 
 LINES = sorted(
     {e.line for e in HISTORY if not e.missing()}, key=lambda line: tuple(map(int, line.split(".")))
@@ -48,6 +48,7 @@ def test_historical_bug_is_found_minimally(entry: Entry, tmp_path: Path) -> None
     broken = found(report)
     assert entry.guarantee in broken, broken
     assert broken[entry.guarantee] == entry.steps, broken
+    assert_confirmed_and_replayable(report, entry.guarantee)
 
 
 @pytest.mark.parametrize("line", LINES)
