@@ -10,6 +10,8 @@ from checker import docs
 from checker.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
+# On one xdist worker: the module fixture below is made once, not once per worker.
+pytestmark = pytest.mark.xdist_group("docs")
 
 
 @pytest.fixture(scope="module")
