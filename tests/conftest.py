@@ -76,7 +76,8 @@ _PRIVATE_TMP = pytest.StashKey[tuple[str | None, str]]()
 # -- the order of the run: the longest first --------------------------------------------
 #
 # The two xdist workers take the next test as each finishes one (--dist loadgroup, where a
-# test not in a group is a unit of its own). Collected in file order, the longest tests
+# test not in a group is a unit of its own; --dist load would send each worker a block of
+# consecutive tests, the longest all to one). Collected in file order, the longest tests
 # came last (tests/regression, then docs/), so the run ended with one worker in a 3-minute
 # test while the other had nothing left. The longest first, the short ones fill in at the
 # end. Measured on this 2-core machine (durations of a full run under load): these took
@@ -85,7 +86,8 @@ _PRIVATE_TMP = pytest.StashKey[tuple[str | None, str]]()
 LONGEST = (
     "tests/regression/test_variants.py::test_variant_is_found_minimally[shutdown-never-sets-the-flag]",
     "tests/regression/test_variants.py::test_unmodified_copy_refines",
-    "tests/test_docs.py::",  # one group: the generated texts (60 s) are made once
+    # the docs test that makes the generated texts (60-100 s); the others read them at the end
+    "tests/test_docs.py::test_committed_docs_are_what_the_command_writes[SEMANTICS.md]",
     "tests/regression/test_variants.py::test_variant_is_found_minimally[fork-close-ignores-block_on_close]",
     "tests/regression/test_variants.py::test_variant_is_found_minimally[thread-process-request-joins]",
     "tests/regression/test_variants.py::test_variant_is_found_minimally[close-from-handler-joins-backwards]",
