@@ -346,11 +346,6 @@ class Driver:
     def probe(self) -> Observation:
         return _observation(self._ask({"op": "probe"}))
 
-    def abandon(self) -> None:
-        """End the example without a clean-up: the agent is killed, with every worker and
-        call it has, and the next start takes a new one (the spare, after the first)."""
-        self._end(graceful=False)
-
     def stop(self) -> list[str]:
         """End the example: release and reap everything. Leftovers mean the agent is restarted."""
         if self._proc is None:

@@ -413,13 +413,11 @@ class RefinementMachine(RuleBasedStateMachine):
         return self.state.server.transport is not Transport.UDP or not listener_held(self.profile, self.state)
 
     def teardown(self) -> None:
-        # An example that already failed keeps its own failure: a violation often leaves
-        # work behind, which is not looked at, so the agent is ended at once rather than
-        # asked to clean up (for a call that hangs, that waited out another deadline).
-        if self.failed:
-            self.driver.abandon()
-            return
         leftovers = self.driver.stop()
+        # An example that already failed keeps its own failure: a violation often leaves
+        # work behind (the agent is restarted for the next example either way).
+        if self.failed:
+            return
         key = (*self.draws, TEARDOWN)
         seen, known = self._verdict(key)
         if known is not None:
