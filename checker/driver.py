@@ -55,6 +55,15 @@ TIMEOUT_SECONDS: dict[Timeout, float | None] = {
 }
 
 
+@attrs.define
+class _Agent:
+    """One agent process, with the stderr file and the temporary folder that live as long."""
+
+    proc: subprocess.Popen[bytes]
+    stderr: Any
+    tmp: str
+
+
 class Driver:
     def __init__(self, target: Target, deadline: float) -> None:
         self.target = target
@@ -65,30 +74,23 @@ class Driver:
         self._tmp: str | None = None
         self._jitter: tuple[float, int] | None = None  # seconds, and the next server's seed
         self.window_missed = False  # the last window step's point was never reached
+        # An agent started ahead, its module loaded, for the next restart. A target that hangs
+        # gets its agent killed after each example that hangs; starting the next interpreter
+        # and importing the module then took 0.2-0.4 s on a loaded 2-core machine, as much as
+        # the example itself. The spare starts while the checker waits out a deadline. Only a
+        # driver that has restarted once keeps one: most runs never restart.
+        self._spare: _Agent | None = None
 
     # -- the agent process ------------------------------------------------------------------
 
     def load(self) -> TargetInfo:
         """Start the agent (again, if it was killed) and import the target module in it."""
-        self.quit()
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the agent
-        # The agent's temporary files (Unix socket folders, the target's own) go in a folder
-        # of the driver's, removed when the agent ends: a killed agent leaves nothing behind.
-        self._tmp = tempfile.mkdtemp(prefix="sockcheck-agent-")
+        restart = self.info is not None
+        self._end()
+        agent = self._take_spare() or self._spawn()
+        self._proc, self._stderr, self._tmp = agent.proc, agent.stderr, agent.tmp
         try:
-            self._proc = subprocess.Popen(
-                [self.target.python, *self.target.isolation, str(AGENT)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                stderr=self._stderr,
-                start_new_session=True,  # its own process group: one kill ends its children
-                env={**os.environ, "TMPDIR": self._tmp},
-            )
-        except OSError as exc:
-            self.quit()  # its stderr file and temporary folder
-            raise CannotRun(f"cannot start {self.target.python}: {exc.strerror}") from None
-        try:
-            result = self._ask({"op": "load", **self.target.load_args()})
+            result = self._receive("load")
         except TargetFailure as exc:  # the agent itself cannot run there: not a finding
             self.quit(graceful=False)
             last = str(exc).strip().splitlines()[-1]
@@ -100,9 +102,60 @@ class Driver:
             file=result["file"],
             lacks=tuple(result.get("lacks", ())),
         )
+        if restart and self._spare is None:
+            with contextlib.suppress(CannotRun):  # no spare: the next restart waits, that is all
+                self._spare = self._spawn()
         return self.info
 
+    def _spawn(self) -> _Agent:
+        """Start an agent and send it the load command (its answer is read when it is used)."""
+        stderr = tempfile.TemporaryFile()  # noqa: SIM115 - lives as long as the agent
+        # The agent's temporary files (Unix socket folders, the target's own) go in a folder
+        # of the driver's, removed when the agent ends: a killed agent leaves nothing behind.
+        tmp = tempfile.mkdtemp(prefix="sockcheck-agent-")
+        try:
+            proc = subprocess.Popen(
+                [self.target.python, *self.target.isolation, str(AGENT)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                start_new_session=True,  # its own process group: one kill ends its children
+                env={**os.environ, "TMPDIR": tmp},
+            )
+        except OSError as exc:
+            stderr.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise CannotRun(f"cannot start {self.target.python}: {exc.strerror}") from None
+        agent = _Agent(proc, stderr, tmp)
+        assert proc.stdin is not None
+        try:
+            proc.stdin.write(json.dumps({"op": "load", **self.target.load_args()}).encode() + b"\n")
+            proc.stdin.flush()
+        except OSError:
+            pass  # it died at once: reading its answer says so, with its stderr
+        return agent
+
+    def _take_spare(self) -> _Agent | None:
+        spare, self._spare = self._spare, None
+        if spare is not None and spare.proc.poll() is not None:  # it died waiting: start anew
+            self._discard(spare)
+            return None
+        return spare
+
+    def _discard(self, agent: _Agent) -> None:
+        self._kill(agent.proc)
+        agent.stderr.close()
+        shutil.rmtree(agent.tmp, ignore_errors=True)
+
     def quit(self, graceful: bool = True) -> None:
+        """End the agent, and the spare if there is one: the driver is done."""
+        self._end(graceful)
+        spare, self._spare = self._spare, None
+        if spare is not None:
+            self._discard(spare)
+
+    def _end(self, graceful: bool = True) -> None:
+        """End the agent in use (its spare, if any, stays for the next load)."""
         proc, self._proc = self._proc, None
         if proc is not None:
             try:
@@ -155,14 +208,20 @@ class Driver:
 
     def _exchange(self, command: dict[str, Any]) -> Any:
         proc = self._proc
-        assert proc is not None and proc.stdin is not None and proc.stdout is not None
-        # A step waits for at most a few deadlines inside the agent; past this it is hung.
-        budget = self.deadline * 6 + 5
+        assert proc is not None and proc.stdin is not None
         try:
             proc.stdin.write(json.dumps(command).encode() + b"\n")
             proc.stdin.flush()
         except OSError:
-            raise self._died(command) from None
+            raise self._died(command["op"]) from None
+        return self._receive(command["op"])
+
+    def _receive(self, op: str) -> Any:
+        """The agent's answer to the command `op` it was sent."""
+        proc = self._proc
+        assert proc is not None and proc.stdout is not None
+        # A step waits for at most a few deadlines inside the agent; past this it is hung.
+        budget = self.deadline * 6 + 5
         with selectors.DefaultSelector() as selector:
             selector.register(proc.stdout, selectors.EVENT_READ)
             if not selector.select(budget):
@@ -170,25 +229,24 @@ class Driver:
                 self._kill(proc)
                 self._proc = None
                 raise TargetFailure(
-                    f"the agent did not answer {command['op']} within {budget:.0f}s"
-                    + (f"\n{tail}" if tail else "")
+                    f"the agent did not answer {op} within {budget:.0f}s" + (f"\n{tail}" if tail else "")
                 )
         line = proc.stdout.readline()
         if not line:
-            raise self._died(command)
+            raise self._died(op)
         reply = json.loads(line)
         if reply["ok"]:
             return reply["result"]
         if reply.get("load"):
             raise CannotRun(reply["error"])
-        raise TargetFailure(f"{command['op']} failed in the agent: {reply['error']}")
+        raise TargetFailure(f"{op} failed in the agent: {reply['error']}")
 
-    def _died(self, command: dict[str, Any]) -> TargetFailure:
+    def _died(self, op: str) -> TargetFailure:
         tail = self._stderr_tail()
         if self._proc is not None:
             self._kill(self._proc)
             self._proc = None
-        return TargetFailure(f"the agent died during {command['op']}" + (f"\n{tail}" if tail else ""))
+        return TargetFailure(f"the agent died during {op}" + (f"\n{tail}" if tail else ""))
 
     # -- steps ----------------------------------------------------------------------------
 
@@ -337,7 +395,7 @@ class Driver:
             return []
         leftovers: list[str] = self._ask({"op": "stop"})["leftovers"]
         if leftovers:  # what would not end is ended with the agent, at once
-            self.quit(graceful=False)
+            self._end(graceful=False)
         return leftovers
 
 

@@ -93,6 +93,42 @@ _PRIVATE_TMP = pytest.StashKey[tuple[str | None, str]]()
 _REPLAYS = pytest.StashKey[str]()
 
 
+# -- the order of the run: the longest first --------------------------------------------
+#
+# The two xdist workers take the next test as each finishes one (--dist loadgroup, where a
+# test not in a group is a unit of its own; --dist load would send each worker a block of
+# consecutive tests, the longest all to one). Collected in file order, the longest tests
+# came last (tests/regression, then docs/), so the run ended with one worker in a 3-minute
+# test while the other had nothing left. The longest first, the short ones fill in at the
+# end. Measured on this 2-core machine (durations of a full run under load): these took
+# 60-180 s each, every other test of tests/regression and tests/refinement 5-75 s, most
+# of the rest under 1 s.
+LONGEST = (
+    "tests/regression/test_variants.py::test_variant_is_found_minimally[shutdown-never-sets-the-flag]",
+    "tests/regression/test_variants.py::test_unmodified_copy_refines",
+    # the docs test that makes the generated texts (60-100 s); the others read them at the end
+    "tests/test_docs.py::test_committed_docs_are_what_the_command_writes[SEMANTICS.md]",
+    "tests/regression/test_variants.py::test_variant_is_found_minimally[fork-close-ignores-block_on_close]",
+    "tests/regression/test_variants.py::test_variant_is_found_minimally[thread-process-request-joins]",
+    "tests/regression/test_variants.py::test_variant_is_found_minimally[close-from-handler-joins-backwards]",
+    "tests/regression/test_history.py::test_historical_bug_is_found_minimally[bpo-11109]",
+    "tests/regression/test_variants.py::test_variant_is_found_minimally[fork-child-lingers]",
+    "tests/refinement/test_matrix.py::test_matrix_checks_each_interpreter_against_its_profile_and_documented",
+)
+LONG = ("tests/regression/", "tests/refinement/", "tests/checker/test_coverage.py", "tests/test_leftovers.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_rank)  # stable: within a rank, the order of collection
+
+
+def _rank(item: pytest.Item) -> tuple[int, int]:
+    for i, start in enumerate(LONGEST):
+        if item.nodeid.startswith(start):
+            return 0, i
+    return (1, 0) if item.nodeid.startswith(LONG) else (2, 0)
+
+
 def temporary_files() -> set[str]:
     """The entries of this process's temporary folder, less pytest's own (tmp_path)."""
     return {name for name in os.listdir(tempfile.gettempdir()) if not name.startswith("pytest-of-")}

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,9 +16,20 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
-def texts() -> dict[str, str]:
-    """The generated files, computed once (the joint walk takes some 20 s)."""
-    return docs.generate()
+def texts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The generated files, computed once a run (the joint walk takes 20-100 s). The xdist
+    workers of one run share them through a file in the run's own temporary root, made under
+    a lock: each worker that ran a docs test made them again (xdist_group, which would keep
+    the tests on one worker, does nothing under pytest 9: it renames item._nodeid)."""
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # the root is then shared by later runs
+        return docs.generate()
+    root = tmp_path_factory.getbasetemp().parent  # this run's, removed with it
+    made = root / "docs-texts.json"
+    with open(root / "docs-texts.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # a worker that comes second waits, then reads
+        if not made.exists():
+            made.write_text(json.dumps(docs.generate()), encoding="utf-8")
+        return json.loads(made.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("name", docs.FILES)

@@ -210,6 +210,7 @@ VARIANTS: tuple[Variant, ...] = (
         "thread",
         "request-closed-once",
         2,
+        deadline=0.3,  # each request waits out one for an EOF that never comes
     ),
     Variant(
         "daemon-flag-inverted",
@@ -256,6 +257,8 @@ VARIANTS: tuple[Variant, ...] = (
         "thread",
         "dispatch-does-not-wait",
         1,
+        # Each connect waits for a dispatch that never returns: two deadlines an example.
+        deadline=0.3,
     ),
     Variant(
         "fork-child-lingers",
@@ -292,6 +295,7 @@ VARIANTS += (
         "rejected-request-closed",
         1,
         "bpo-26309",
+        deadline=0.3,  # each rejected request waits out one for an EOF that never comes
     ),
     Variant(
         "handle-request-skips-handle-timeout",
@@ -482,6 +486,7 @@ VARIANTS += (
         "rejected-request-closed",
         1,
         examples=30,  # found at once; every later step waits for an EOF that never comes
+        deadline=0.3,  # each later step waits out one for an EOF that never comes
     ),
 )
 
@@ -551,6 +556,7 @@ VARIANTS += (
         "loop-runs-until-shutdown",
         3,
         examples=30,  # every later serve_forever() returns at once: a deadline each
+        deadline=0.3,  # each serve_forever() that returns at once is waited for
     ),
     Variant(
         "shutdown-flag-set-at-exit",
@@ -560,6 +566,7 @@ VARIANTS += (
         "loop-runs-until-shutdown",
         3,
         examples=30,  # every later serve_forever() returns at once: a deadline each
+        deadline=0.3,  # each serve_forever() that returns at once is waited for
     ),
     Variant(
         "fork-service-actions-does-not-reap",
@@ -730,6 +737,7 @@ VARIANTS += (
         # only imported, turned seed 3 from found to not; not understood): now 1 (at 3 steps)
         # and 2 (close-waits, 4 steps) of seeds 0-7.
         seed=1,
+        deadline=0.3,  # each close that waits for a later thread waits out one
     ),
 )
 
