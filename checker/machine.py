@@ -192,10 +192,10 @@ class RunConfig:
     # `sockcheck check` reports as its coverage of the model.
     edges: set[Edge] = attrs.field(factory=set)
     divergence: Divergence | None = None
-    # The shortest counterexample seen for each guarantee (and hang or crash, and leftovers,
-    # by their kind), kept by the machine itself: if Hypothesis gives up on the run (a flaky
-    # replay: a crash from outside, an agent killed, does not replay), what was already found
-    # is not lost.
+    # The shortest counterexample seen for each guarantee (and the shortest hang or crash,
+    # as "TargetBroke"), kept by the machine itself: if Hypothesis gives up on the run (a
+    # flaky replay: a crash from outside, an agent killed, does not replay), what was already
+    # found is not lost.
     seen: dict[str, Failure] = attrs.field(factory=dict)
     on_example: Callable[[RunConfig], None] | None = None
     # The verdict of every prefix of draws run so far: the failure it ended with, or None
@@ -298,7 +298,9 @@ class RefinementMachine(RuleBasedStateMachine):
         """Raise a failure, first seen or repeated, from this one place: Hypothesis tells
         failures apart by type and by where they were raised."""
         self.failed = True
-        if not isinstance(failure, Counterexample):  # a counterexample is kept as it is judged
+        # A hang or crash is kept here (a counterexample is kept as it is judged): one from
+        # outside, an agent killed, does not replay, and Hypothesis would drop it as flaky.
+        if isinstance(failure, TargetBroke):
             shortest = self.config.seen.get(type(failure).__name__)
             if shortest is None or len(failure.steps) < len(shortest.steps):
                 self.config.seen[type(failure).__name__] = failure
