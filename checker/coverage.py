@@ -17,7 +17,6 @@ import attrs
 
 from checker.machine import (
     ATTRIBUTE_OF,
-    MAX_HELD,
     OUTCOMES,
     SOCKET_TIMEOUTS,
     TIMEOUTS,
@@ -26,6 +25,7 @@ from checker.machine import (
     RefinementMachine,
     StepNotAllowed,
     TargetLeftovers,
+    has_room,
 )
 from checker.windows import WINDOWS, Window, plan
 from model import (
@@ -175,7 +175,7 @@ def take_the_windows(machine: type[RefinementMachine], ex: Exploration) -> list[
             for run, state in ends:
                 if opened == PER_WINDOW:
                     break
-                room = len(state.held) + len(state.queued) < MAX_HELD
+                room = has_room(state)
                 if plan(config.profile, state, window, 0, variant, config.misuse, room) is None:
                     continue
                 opened += 1

@@ -326,7 +326,7 @@ class RefinementMachine(RuleBasedStateMachine):
         phase = state.server.phase
         driver = self.driver
         if action is Action.CONNECT:
-            if phase is Phase.OPEN and len(held) + len(state.queued) < MAX_HELD:
+            if phase is Phase.OPEN and has_room(state):
                 # the variant: accepted, rejected by verify_request(), or its worker fails to start
                 rejected, fails = outcome is Outcome.RAISE, outcome is Outcome.EXIT
                 wid = len(state.workers)
@@ -382,7 +382,7 @@ class RefinementMachine(RuleBasedStateMachine):
         row, argument = divmod(choice - CHOICES, ARGUMENTS)
         index, variant = divmod(argument, len(OUTCOMES))
         state = self.state
-        room = len(state.held) + len(state.queued) < MAX_HELD
+        room = has_room(state)
         made = plan(self.profile, state, WINDOWS[row], index, variant, self.config.misuse, room)
         if made is None:
             return None
@@ -475,7 +475,7 @@ class RefinementMachine(RuleBasedStateMachine):
                 return None
             wid = held[index % len(held)].wid
             return HangUp(wid), lambda after: driver.hang_up(wid)
-        if state.server.phase is not Phase.OPEN or len(held) + len(state.queued) >= MAX_HELD:
+        if state.server.phase is not Phase.OPEN or not has_room(state):
             return None
         wid = len(state.workers)
         listening = state.server.listening
@@ -607,6 +607,11 @@ class RefinementMachine(RuleBasedStateMachine):
             self.shadow = None  # past a divergence the shadow no longer tracks the target
             if self.config.divergence is None or len(self.steps) < len(self.config.divergence.steps):
                 self.config.divergence = Divergence(tuple(violations), tuple(self.steps))
+
+
+def has_room(state: State) -> bool:
+    """A new connection may be made: fewer than MAX_HELD requests held or waiting."""
+    return len(state.held) + len(state.queued) < MAX_HELD
 
 
 def _loop_turns(after: State) -> bool:
