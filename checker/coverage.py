@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from checker import cache
 from checker.machine import (
     ATTRIBUTE_OF,
     OUTCOMES,
@@ -78,7 +79,11 @@ def exploration(
     profile: Profile, kind: Kind, transport: Transport, misuse: bool, with_block: bool
 ) -> Exploration:
     bounds = Bounds(workers=WORKERS, misuse=misuse, with_block=with_block)
-    return explore(profile, kind, transport, bounds, judge=False)
+    return cache.cached(
+        "exploration",
+        (profile, kind, transport, bounds),
+        lambda: explore(profile, kind, transport, bounds, judge=False),
+    )
 
 
 def of(result: KindResult) -> Coverage:
