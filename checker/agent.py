@@ -38,6 +38,7 @@ import random
 import select
 import shutil
 import socket
+import stat
 import struct
 import sys
 import tempfile
@@ -96,7 +97,7 @@ SETTLE_STEP = 0.002  # how long the watcher waits between two looks at a blockin
 # quick call that lets go of the GIL can straddle two looks on a busy machine, not four.
 SETTLE_LOOKS = 3
 TIMEOUT = 0.005  # server.timeout, so a handle_request() with nothing to accept times out
-POLL = 0.01  # serve_forever(poll_interval): bounds how long shutdown() takes
+POLL = 0.002  # serve_forever(poll_interval): bounds how long shutdown() and a wait for a turn take
 # A connection the model says waits in the backlog (the loop sits at max_children) is given
 # this long to be wrongly accepted before the step is observed. It can only make a violation
 # show a step sooner: a correct server never accepts it, however long we wait.
@@ -234,6 +235,7 @@ class Call(object):
         self.error = None
         self.c_calls = 0
         self.pending = None  # number of the C call the thread is inside, if any
+        self.pending_fn = None  # and the builtin it called (a lock's acquire, waitpid...)
         # The C calls it is inside, innermost last: a C call may call back into Python and so
         # into other C calls (2.7's select.select() asks the server's fileno(), which the
         # agent instruments), and their return must leave the outer one pending. `pending`
@@ -253,12 +255,13 @@ class Call(object):
         inside = self._inside
         if event == "c_call":
             self.c_calls += 1
-            inside.append(self.c_calls)
+            inside.append((self.c_calls, arg))
+            self.pending_fn = arg
             self.pending = self.c_calls
         elif event in ("c_return", "c_exception"):
             if inside:
                 inside.pop()
-            self.pending = inside[-1] if inside else None
+            self.pending, self.pending_fn = inside[-1] if inside else (None, None)
 
     def _run(self):
         if self.watch:
@@ -279,10 +282,16 @@ class Call(object):
             return "blocked"
         return "raised" if self.error else "returned"
 
-    def settle(self, must_return, deadline):
-        """Wait until the call returned, or (unless it must return) until it is blocked."""
+    def settle(self, must_return, deadline, hopeless=None):
+        """Wait until the call returned, or (unless it must return) until it is blocked.
+        `hopeless(fn)`: whether the builtin `fn` waits for what cannot happen within this
+        step (the end of a worker the checker holds); a call that must return and is seen
+        twice in such a wait has not returned, and never will, without a deadline spent."""
         if must_return:
-            self.done.wait(deadline)
+            if hopeless is None:
+                self.done.wait(deadline)
+            else:
+                self._wait_unless_hopeless(deadline, hopeless)
             return
         end = monotonic() + deadline
         seen, looks = None, 0
@@ -292,6 +301,21 @@ class Call(object):
             if looks == SETTLE_LOOKS:
                 return  # the same C call every time, and this thread ran meanwhile
             seen = pending
+            if monotonic() > end:
+                return
+
+    def _wait_unless_hopeless(self, deadline, hopeless):
+        end = monotonic() + deadline
+        seen = None
+        while not self.done.wait(SETTLE_STEP):
+            pending = self.pending
+            fn = self.pending_fn
+            # Read between two reads of the number, or a call made meanwhile may pair one C
+            # call's number with another's function.
+            waiting = pending if pending is not None and pending == self.pending and hopeless(fn) else None
+            if waiting is not None and waiting == seen:
+                return  # the same hopeless wait at two looks
+            seen = waiting
             if monotonic() > end:
                 return
 
@@ -345,12 +369,10 @@ class Request(object):
     def thread(self):
         return self.thread_ref() if self.thread_ref is not None else None
 
-    def retained(self):
-        """Whether the finished handler thread's object is still referenced by anything."""
-        if self.thread_ref is None or self.thread_ref() is None:
-            return False
-        gc.collect()  # a reference cycle is not the server holding on
-        thread = self.thread_ref()
+    def lingers(self):
+        """Whether the handler thread has finished and its object is still alive: retained,
+        unless a reference cycle alone keeps it (see Agent.observe)."""
+        thread = self.thread
         return thread is not None and not thread.is_alive()
 
 
@@ -432,6 +454,8 @@ class Agent(object):
         # Sockets an earlier example's server left behind (a leak it was already judged for)
         # are not this one's: collect the cycles that may still hold some, then note the rest.
         gc.collect()
+        if hasattr(gc, "freeze"):  # 3.7+: what lives now is never garbage of this example's,
+            gc.freeze()  # so the collections observe() makes need not look at it again
         self.foreign_sockets = set((_sockets() or {}).values())
         base = _server_class(self.module, kind, transport)
         server_class = _instrumented_server(self, base)
@@ -965,7 +989,25 @@ class Agent(object):
 
     def _settle_close(self, must_return):
         if self.close_call is not None and not self.close_call.done.is_set():
-            self.close_call.settle(must_return, self.deadline)
+            self.close_call.settle(must_return, self.deadline, self._joins_a_held_thread)
+
+    def _joins_a_held_thread(self, fn):
+        """Whether the builtin `fn` is the join of a handler thread the checker holds: the
+        acquire of its tstate lock (3.x to 3.12), or its handle's join (3.13). A held
+        handler waits for the checker's word, which no step sends while it waits for a
+        call, so a server_close() there cannot return: no need to wait out the deadline
+        (every hang of close-returns cost one, in each example of a search and its
+        shrinking). 2.7 joins on a fresh lock of its own: not recognised, the deadline is."""
+        owner = getattr(fn, "__self__", None)
+        if owner is None or getattr(fn, "__name__", None) not in ("acquire", "join"):
+            return False
+        for request in self.requests:
+            thread = request.thread
+            if request.word_sent or thread is None or not thread.is_alive():
+                continue
+            if owner is getattr(thread, "_tstate_lock", None) or owner is getattr(thread, "_handle", None):
+                return True
+        return False
 
     def _reap_all(self, end):
         left = []
@@ -989,6 +1031,10 @@ class Agent(object):
     def observe(self):
         sockets = self._count_between_requests()
         log = self._mine(self.events.log)
+        if any(r.lingers() for r in self.requests):
+            # A reference cycle is not the server holding on. One collection for all the
+            # requests: it was one each, and a third of the agent's time on a thread step.
+            gc.collect()
         workers = [self._observe_request(r, log) for r in self.requests]
         close_return = [e["seq"] for e in log if e["e"] == "server_close_return"]
         if self.close_call is None or not self.close_call.done.is_set():
@@ -1080,7 +1126,7 @@ class Agent(object):
             alive = thread is not None and thread.is_alive()
             daemon = request.daemon
             child = None
-            retained = request.retained()
+            retained = request.lingers()
         elif request.pid is not None:
             child, status = _child_status(request.pid)
             if status is not None:
@@ -1337,12 +1383,23 @@ def _sockets(pid="self"):
     found = {}
     for fd in fds:
         try:
-            target = os.readlink("/proc/%s/fd/%s" % (pid, fd))
+            target = _fd_target(pid, int(fd))
         except OSError:
             continue  # the listing's own descriptor, already gone
         if target.startswith("socket:"):
             found[int(fd)] = target
     return found
+
+
+def _fd_target(pid, fd):
+    """What /proc/PID/fd/FD links to. In this process, fstat() tells a socket and its inode
+    without a path lookup in /proc: a third of the cost of observing, every step."""
+    if pid != "self":
+        return os.readlink("/proc/%s/fd/%d" % (pid, fd))
+    status = os.fstat(fd)
+    if stat.S_ISSOCK(status.st_mode):
+        return "socket:[%d]" % status.st_ino
+    return ""
 
 
 def _inode(fd):

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import os
 import select
+import threading
+import time
+from types import SimpleNamespace
 
-from checker.agent import Call
+from checker.agent import Agent, Call
 
 
 def _call() -> Call:
@@ -42,3 +45,72 @@ def test_a_c_call_that_raises_ends_like_one_that_returns() -> None:
     assert call.pending == outer
     call._profile(None, "c_exception", select.select)
     assert call.pending is None
+
+
+class _Events:
+    def emit(self, name: str, **extra: object) -> None:
+        pass
+
+
+def _held_handler() -> tuple[threading.Thread, threading.Event]:
+    word = threading.Event()
+    handler = threading.Thread(target=word.wait, args=(60,), name="held handler")
+    handler.start()
+    return handler, word
+
+
+def _agent_holding(*requests: SimpleNamespace) -> Agent:
+    agent = Agent.__new__(Agent)  # only its requests are read
+    agent.requests = list(requests)
+    return agent
+
+
+def test_a_close_joining_a_held_handler_is_blocked_at_once_not_at_the_deadline() -> None:
+    handler, word = _held_handler()
+    agent = _agent_holding(SimpleNamespace(word_sent=False, thread=handler))
+    call = Call("server_close", handler.join, events=_Events(), watch=True)
+    try:
+        started = time.monotonic()
+        call.settle(True, 20.0, agent._joins_a_held_thread)
+        assert call.status() == "blocked"
+        assert time.monotonic() - started < 5.0  # not the 20 s deadline
+    finally:
+        word.set()
+        handler.join(5)
+        call.done.wait(5)
+    assert call.status() == "returned"
+
+
+def test_a_close_joining_a_released_handler_is_given_the_whole_deadline() -> None:
+    handler, word = _held_handler()
+    # Released: its word is on its way, so it may end at any moment, and the join with it.
+    agent = _agent_holding(SimpleNamespace(word_sent=True, thread=handler))
+    call = Call("server_close", handler.join, events=_Events(), watch=True)
+    try:
+        started = time.monotonic()
+        call.settle(True, 0.3, agent._joins_a_held_thread)
+        assert time.monotonic() - started >= 0.3
+        assert call.status() == "blocked"
+    finally:
+        word.set()
+        handler.join(5)
+        call.done.wait(5)
+
+
+def test_only_the_join_of_a_held_thread_is_hopeless() -> None:
+    handler, word = _held_handler()
+    other = threading.Lock()
+    try:
+        agent = _agent_holding(
+            SimpleNamespace(word_sent=False, thread=handler), SimpleNamespace(word_sent=False, thread=None)
+        )
+        joins = getattr(handler, "_handle", None) or handler._tstate_lock  # 3.13, else 3.7-3.12
+        wait = joins.join if hasattr(joins, "join") else joins.acquire
+        assert agent._joins_a_held_thread(wait)
+        assert not agent._joins_a_held_thread(other.acquire)
+        assert not agent._joins_a_held_thread(select.select)
+        assert not agent._joins_a_held_thread(None)
+    finally:
+        word.set()
+        handler.join(5)
+    assert not agent._joins_a_held_thread(wait)  # it ended: nothing to wait for
