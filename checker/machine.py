@@ -13,6 +13,7 @@ profile is not `documented`, the first divergence is recorded (not shrunk) for t
 from __future__ import annotations
 
 import enum
+import time
 from collections.abc import Callable
 from typing import NoReturn
 
@@ -217,6 +218,8 @@ class RunConfig:
     # the call was made after the step, which is then an ordinary pair of steps).
     windows_opened: dict[str, int] = attrs.field(factory=dict)
     windows_missed: dict[str, int] = attrs.field(factory=dict)
+    # time.monotonic() when the first failure was raised: the search's time to find (issue 7).
+    first_failure_at: float | None = None
 
     @property
     def contradicted(self) -> int:
@@ -298,6 +301,8 @@ class RefinementMachine(RuleBasedStateMachine):
         """Raise a failure, first seen or repeated, from this one place: Hypothesis tells
         failures apart by type and by where they were raised."""
         self.failed = True
+        if self.config.first_failure_at is None:
+            self.config.first_failure_at = time.monotonic()
         # A hang or crash is kept here (a counterexample is kept as it is judged): one from
         # outside, an agent killed, does not replay, and Hypothesis would drop it as flaky.
         if isinstance(failure, TargetBroke):

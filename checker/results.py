@@ -50,6 +50,7 @@ def result_json(result: KindResult, scripts: tuple[Path | None, ...] = ()) -> di
         "examples": result.examples,
         "steps": result.steps,
         "seconds": round(result.seconds, 3),
+        "found_after_seconds": None if result.found_after is None else round(result.found_after, 3),
         "failures": [
             {
                 **failure_json(f),

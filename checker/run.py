@@ -75,6 +75,9 @@ class KindResult:
     windows_missed: dict[str, int] = attrs.field(factory=dict)
     # Beside each failure: how its replays went (None: no steps to replay, or not confirmed).
     confirmations: tuple[Confirmation | None, ...] = ()
+    # Seconds from the search's start to its first failure (None: none): the time to find,
+    # before shrinking, minimizing and confirming it (benchmarks/time_to_find.py).
+    found_after: float | None = None
     # What a replay of this run's draws needs (checker.replay.run_data): for replay scripts.
     replay: dict[str, Any] = attrs.field(factory=dict, eq=False)
 
@@ -111,13 +114,17 @@ def check_kind(
     jitter: float = 0.0,
     confirm_times: int = 0,
     database: ExampleDatabase | None = None,
+    find_only: bool = False,
 ) -> KindResult:
     """`cover`: after the search, take every model transition the explorer reaches that no
     example took (checker.coverage), on the real target, judged like any step. `interleave`,
     `jitter`: controlled interleavings, random pauses (checker.windows).
     `confirm_times`: replay each failure that many times before it is reported.
     `database`: where Hypothesis keeps failing examples, tried first by the next run with the
-    same target and options (the key is made from them, not from the machine's source)."""
+    same target and options (the key is made from them, not from the machine's source).
+    `find_only`: stop at the first failure, as found: no shrinking, no further search, no
+    minimizing or confirming (benchmarks/time_to_find.py measures the search alone)."""
+    started = time.monotonic()
     server_class = preflight(driver, kind, transport)
     with_block = not lacks(driver.info, *WITH_BLOCK)
     config = RunConfig(
@@ -145,13 +152,12 @@ def check_kind(
         deadline=None,
         database=database,
         derandomize=False,
-        phases=[Phase.reuse] * (database is not None) + [Phase.generate, Phase.shrink],
-        report_multiple_bugs=True,
+        phases=[Phase.reuse] * (database is not None) + [Phase.generate] + [Phase.shrink] * (not find_only),
+        report_multiple_bugs=not find_only,
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
         print_blob=False,
     )
-    started = time.monotonic()
     failures: tuple[Failure, ...] = ()
     try:
         run_state_machine_as_test(machine, settings=run_settings)
@@ -175,7 +181,8 @@ def check_kind(
         if interleave:
             failures = _new(failures, coverage.take_the_windows(machine, ex))
     failures = _with_unraised(failures, config)
-    failures = tuple(_minimal(machine, f) for f in failures)
+    if not find_only:
+        failures = tuple(_minimal(machine, f) for f in failures)
     failures += _missing_class(profile, kind, transport, server_class)
     failures = tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps))))
     return KindResult(
@@ -194,7 +201,8 @@ def check_kind(
         windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),
         with_block=with_block,
-        confirmations=tuple(_confirmed(machine, f, confirm_times) for f in failures),
+        confirmations=tuple(_confirmed(machine, f, confirm_times * (not find_only)) for f in failures),
+        found_after=None if config.first_failure_at is None else config.first_failure_at - started,
         replay=run_data(config),
     )
 

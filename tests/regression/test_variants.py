@@ -124,6 +124,18 @@ def test_variant_is_found_minimally(variant: Variant, tmp_path: Path) -> None:
     assert variant.guarantee in broken, broken
     assert broken[variant.guarantee] == variant.steps, broken
     assert_confirmed_and_replayable(report, variant.guarantee)
+    assert_found_after_said(report)
+
+
+def assert_found_after_said(report: dict[str, Any]) -> None:
+    """A kind that failed says when its search first saw a failure, within its own time; one
+    that passed says nothing (benchmarks/time_to_find.py reads it)."""
+    for result in report["results"]:
+        found_after = result["found_after_seconds"]
+        if result["failures"]:
+            assert found_after is not None and 0 < found_after <= result["seconds"], result
+        else:
+            assert found_after is None, result
 
 
 def test_unmodified_copy_refines(tmp_path: Path) -> None:
@@ -137,6 +149,7 @@ def test_unmodified_copy_refines(tmp_path: Path) -> None:
     checked = [(r["kind"], r["transport"]) for r in report["results"]]
     assert checked == [(k, t) for t in ("tcp", "udp", "unix", "unix-datagram") for k in ("thread", "fork")]
     assert all(r["passed"] and r["examples"] >= 100 for r in report["results"])
+    assert_found_after_said(report)
 
 
 def test_counterexample_report_names_guarantee_steps_and_both_sides(tmp_path: Path) -> None:
