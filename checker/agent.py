@@ -550,7 +550,7 @@ class Agent(object):
             dispatched = self._wait_events(lambda log: self._has(log, done, rid, AGENT_PID))
         else:  # handle_request() dispatches before it returns, or never will
             if listening:  # the one waiting in select() for a connection takes this one
-                self.dispatch_call.settle(True, self.deadline)
+                self.dispatch_call.settle(True, self.deadline, self._hopeless)
             else:
                 self._handle_request()
             self.events.sync(self.deadline)
@@ -680,7 +680,7 @@ class Agent(object):
         self.dispatch_call = call
         if not must_return and not listens:
             self._wait_events(lambda log: any(e["e"] == "handle_timeout" for e in log[start:]))
-        call.settle(must_return, self.deadline)
+        call.settle(must_return, self.deadline, self._hopeless)
 
     def _wake_waiting_dispatch(self):
         """A handle_request() still waiting in select() gets a connection, which its
@@ -989,15 +989,30 @@ class Agent(object):
 
     def _settle_close(self, must_return):
         if self.close_call is not None and not self.close_call.done.is_set():
-            self.close_call.settle(must_return, self.deadline, self._joins_a_held_thread)
+            self.close_call.settle(must_return, self.deadline, self._hopeless)
+
+    def _hopeless(self, fn):
+        """Whether the builtin `fn` a call sits in waits for a worker the checker holds: a
+        held worker waits for the checker's word, which no step sends while it waits for a
+        call, so the call cannot return, and there is no need to wait out the deadline
+        (every such hang cost one, in each example of a search and its shrinking)."""
+        return self._joins_a_held_thread(fn) or self._waits_for_held_children(fn)
+
+    def _waits_for_held_children(self, fn):
+        """waitpid() while every child of the server is one the checker holds (2.7 waits so
+        at max_children; server_close() so with block_on_close): none can exit to end it."""
+        if getattr(fn, "__name__", None) != "waitpid":
+            return False
+        held = set(r.pid for r in self.requests if r.pid is not None and not r.word_sent)
+        states = [(pid, _child_state(pid)) for pid in self.children]
+        unreaped = [(pid, state) for pid, state in states if state != "reaped"]
+        # A zombie, or a child on its way out, would end the wait: not hopeless.
+        return bool(unreaped) and all(pid in held and state == "running" for pid, state in unreaped)
 
     def _joins_a_held_thread(self, fn):
         """Whether the builtin `fn` is the join of a handler thread the checker holds: the
-        acquire of its tstate lock (3.x to 3.12), or its handle's join (3.13). A held
-        handler waits for the checker's word, which no step sends while it waits for a
-        call, so a server_close() there cannot return: no need to wait out the deadline
-        (every hang of close-returns cost one, in each example of a search and its
-        shrinking). 2.7 joins on a fresh lock of its own: not recognised, the deadline is."""
+        acquire of its tstate lock (3.x to 3.12), or its handle's join (3.13). 2.7 joins
+        on a fresh lock of its own: not recognised, so there the deadline is waited out."""
         owner = getattr(fn, "__self__", None)
         if owner is None or getattr(fn, "__name__", None) not in ("acquire", "join"):
             return False

@@ -114,3 +114,52 @@ def test_only_the_join_of_a_held_thread_is_hopeless() -> None:
         word.set()
         handler.join(5)
     assert not agent._joins_a_held_thread(wait)  # it ended: nothing to wait for
+
+
+def _held_child() -> tuple[int, int]:
+    """A child that waits for a byte on a pipe (as a held forked handler waits for its word)."""
+    word_in, word_out = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(word_out)
+        os.read(word_in, 1)
+        os._exit(0)
+    os.close(word_in)
+    return pid, word_out
+
+
+def _agent_with_child(pid: int, word_sent: bool) -> Agent:
+    agent = _agent_holding(SimpleNamespace(word_sent=word_sent, thread=None, pid=pid))
+    agent.children = {pid}
+    return agent
+
+
+def test_a_dispatch_waiting_for_a_held_child_is_blocked_at_once_not_at_the_deadline() -> None:
+    pid, word = _held_child()
+    agent = _agent_with_child(pid, word_sent=False)
+    call = Call("handle_request", lambda: os.waitpid(pid, 0), events=_Events(), watch=True)
+    try:
+        started = time.monotonic()
+        call.settle(True, 20.0, agent._hopeless)
+        assert call.status() == "blocked"
+        assert time.monotonic() - started < 5.0  # not the 20 s deadline
+    finally:
+        os.write(word, b"x")
+        os.close(word)
+        call.done.wait(5)
+    assert call.status() == "returned"  # it reaped the child
+
+
+def test_only_a_wait_for_held_running_children_is_hopeless() -> None:
+    pid, word = _held_child()
+    try:
+        assert _agent_with_child(pid, word_sent=False)._hopeless(os.waitpid)
+        assert not _agent_with_child(pid, word_sent=True)._hopeless(os.waitpid)  # released: it may exit
+        assert not _agent_with_child(pid, word_sent=False)._hopeless(select.select)
+        os.write(word, b"x")
+        os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)  # exited, not reaped: a zombie
+        assert not _agent_with_child(pid, word_sent=False)._hopeless(os.waitpid)  # it would return
+    finally:
+        os.close(word)  # a child still waiting reads EOF and exits
+        os.waitpid(pid, 0)
+    assert not _agent_with_child(pid, word_sent=False)._hopeless(os.waitpid)  # reaped: no child left
