@@ -1,21 +1,32 @@
 """sockcheck explore's speed, as a ratio against the raw cost of the same model steps.
 
-    python benchmarks/explore.py [WORKERS]
+    python benchmarks/explore.py [WORKERS] [--minute S] [--figures FILE]
 
 For each kind under `documented`, the explorer's states per second, and its time per
 transition against the time the bare transition function (`model.step`) takes for the same
 transitions in the same run: what the rest (the guarantees checked on each, the ideal
 observation, the symmetry reduction, the bookkeeping) costs on top of stepping the model.
+Then the largest bound explored in a minute: `sockcheck explore --profile documented --kind
+both` with 1, 2, 3... requests alive at once, each given a minute (--minute), until one
+does not finish in it.
 """
 
 from __future__ import annotations
 
+import argparse
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 from model import DOCUMENTED, Kind, Transport, step
 from model.explore import Bounds, events, explore
 from model.state import State
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure, write
+
+MINUTE = 60.0
 
 
 def raw_step_seconds(kind: Kind, bounds: Bounds, transitions: int) -> float:
@@ -37,10 +48,37 @@ def raw_step_seconds(kind: Kind, bounds: Bounds, transitions: int) -> float:
     return (time.perf_counter() - started) / done
 
 
+def largest_bound(minute: float) -> tuple[int, float]:
+    """The most requests alive at once whose exploration of both kinds ends within `minute`,
+    and the time it took (0, 0 if none did)."""
+    best, took = 0, 0.0
+    for workers in range(1, 10):
+        command = [sys.executable, "-m", "checker.cli", "explore", "--profile", "documented"]
+        command += ["--kind", "both", "--workers", str(workers)]
+        started = time.monotonic()
+        try:
+            done = subprocess.run(command, capture_output=True, timeout=minute)
+        except subprocess.TimeoutExpired:
+            print(f"  {workers} requests alive at once: not done in {minute:g} s")
+            break
+        seconds = time.monotonic() - started
+        if done.returncode != 0:
+            print(f"  {workers} requests alive at once: exit {done.returncode}")
+            break
+        print(f"  {workers} requests alive at once: both kinds explored in {seconds:.1f} s")
+        best, took = workers, seconds
+    return best, took
+
+
 def main() -> None:
-    workers = int(sys.argv[1]) if len(sys.argv) > 1 else 2
-    bounds = Bounds(workers=workers)
-    print(f"explore, documented, tcp, requests alive at once <= {workers}")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("workers", nargs="?", type=int, default=2)
+    parser.add_argument("--minute", type=float, default=MINUTE, help="seconds each bound is given")
+    parser.add_argument("--figures", metavar="FILE", help="the figures beside their targets (JSON)")
+    args = parser.parse_args()
+    bounds = Bounds(workers=args.workers)
+    print(f"explore, documented, tcp, requests alive at once <= {args.workers}")
+    figures = []
     for kind in Kind:
         found = explore(DOCUMENTED, kind, Transport.TCP, bounds)
         per_transition = found.seconds / found.transitions
@@ -50,6 +88,21 @@ def main() -> None:
             f"{found.states_per_second:>7.0f} states/s  {per_transition * 1e6:6.1f} us a transition "
             f"= {per_transition / raw:4.1f} x a bare model step ({raw * 1e6:.1f} us)"
         )
+        figures.append(
+            Figure(
+                f"explore, {kind.value}, {args.workers} alive at once",
+                f"{found.states_per_second:.0f} states/s; a transition {per_transition / raw:.1f} x a bare "
+                "model step",
+                "-",
+                None,
+            )
+        )
+    print(f"largest bound explored in {args.minute:g} s (documented, both kinds, tcp, sockcheck explore)")
+    best, took = largest_bound(args.minute)
+    figures.append(
+        Figure("explore, largest bound in a minute", f"{best} alive at once ({took:.0f} s)", "-", None)
+    )
+    write(args.figures, figures)
 
 
 if __name__ == "__main__":

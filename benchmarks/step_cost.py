@@ -1,6 +1,6 @@
 """What a checked step costs, as a ratio against a real request through the stdlib server.
 
-    python benchmarks/step_cost.py [EXAMPLES]
+    python benchmarks/step_cost.py [EXAMPLES] [--figures FILE]
 
 In the same run: the raw cost of one request through the running interpreter's own
 ThreadingTCPServer and ForkingTCPServer (connect, the handler reads and answers, the
@@ -13,6 +13,7 @@ thing it does, in units of the request it would make: issue 7's target is 2x.
 
 from __future__ import annotations
 
+import argparse
 import socket
 import socketserver
 import statistics
@@ -20,11 +21,15 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from checker.driver import Driver
 from checker.run import check_kind
 from checker.targets import resolve
 from model import DOCUMENTED, Kind, profile_for_version
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from figures import Figure, write
 
 TARGET_RATIO = 2.0  # issue 7: a checked step costs at most 2x the raw request
 REQUESTS = 200  # raw requests timed per kind
@@ -75,7 +80,10 @@ def line(what: str, seconds: float, raw: float, steps: int) -> str:
 
 
 def main() -> None:
-    examples = int(sys.argv[1]) if len(sys.argv) > 1 else 50
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("examples", nargs="?", type=int, default=50)
+    parser.add_argument("--figures", metavar="FILE", help="write the figures beside their targets (JSON)")
+    args = parser.parse_args()
     raw: dict[Kind, float] = {}
     servers: dict[Kind, Callable[..., socketserver.TCPServer]] = {
         Kind.THREAD: socketserver.ThreadingTCPServer,
@@ -83,13 +91,24 @@ def main() -> None:
     }
     for kind, server_class in servers.items():
         raw[kind] = raw_request_seconds(server_class)  # type: ignore[arg-type]
-    print(f"step cost, tcp, {examples} examples a search, Python {sys.version.split()[0]}")
+    print(f"step cost, tcp, {args.examples} examples a search, Python {sys.version.split()[0]}")
     for kind in Kind:
         print(f"  raw {kind.value} request through the stdlib server: {raw[kind] * 1000:.2f} ms (median)")
+    figures = []
     for target in ("impl", "stdlib"):
         for kind in Kind:
-            seconds, steps = checked_step_seconds(target, kind, examples)
+            seconds, steps = checked_step_seconds(target, kind, args.examples)
             print(line(f"{target} {kind.value}", seconds, raw[kind], steps))
+            ratio = seconds / raw[kind]
+            figures.append(
+                Figure(
+                    f"checked step, {target} {kind.value}",
+                    f"{ratio:.1f} x a raw request ({seconds * 1000:.2f} ms vs {raw[kind] * 1000:.2f} ms)",
+                    f"<= {TARGET_RATIO:g} x",
+                    ratio <= TARGET_RATIO,
+                )
+            )
+    write(args.figures, figures)
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """How long the checker takes to find each seeded bug of the regression corpus.
 
     python benchmarks/time_to_find.py [--seeds N] [--only NAME ...] [--budget S] [--json FILE]
+                                      [--figures FILE]
 
 For each broken variant of the running interpreter's socketserver.py (tests/regression/
 mutants.py), and each of seeds 0..N-1: a fresh process does what `sockcheck check --module
@@ -41,6 +42,9 @@ from checker.run import check_kind  # noqa: E402
 from checker.targets import resolve  # noqa: E402
 from model import Kind, Transport  # noqa: E402
 from tests.regression.mutants import VARIANTS, Variant  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from figures import Figure, write  # noqa: E402
 
 MEDIAN_TARGET = {"thread": 5.0, "fork": 15.0}  # issue 7: seconds, median over seeds
 WORST_TARGET = 60.0  # issue 7: seconds, the worst seed
@@ -170,12 +174,43 @@ def summary(rows: list[dict[str, Any]], suite: float) -> list[str]:
     return out
 
 
+def figures(rows: list[dict[str, Any]], suite: float) -> list[Figure]:
+    out = []
+    for kind in ("thread", "fork"):
+        mine = [r for r in rows if r["kind"] == kind]
+        if not mine:
+            continue
+        slowest = max(mine, key=lambda r: r["median"])
+        worst = max(mine, key=lambda r: r["worst"])
+        target = MEDIAN_TARGET[kind]
+        out.append(
+            Figure(
+                f"time to find, {len(mine)} {kind} bugs, median over seeds",
+                f"every one {slowest['median']:.2f} s or less (slowest: {slowest['variant']}); "
+                f"{slowest['median'] / suite:.1f} x CPython's test_socketserver ({suite:.1f} s)",
+                f"<= {target:g} s each",
+                all(r["median"] <= target for r in mine),
+            )
+        )
+        out.append(
+            Figure(
+                f"time to find, {len(mine)} {kind} bugs, worst seed",
+                f"{worst['worst']:.2f} s ({worst['variant']}); found {sum(r['found'] for r in mine)} "
+                f"of {sum(r['seeds'] for r in mine)} searches",
+                f"<= {WORST_TARGET:g} s",
+                worst["worst"] <= WORST_TARGET,
+            )
+        )
+    return out
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--only", nargs="*", default=(), metavar="NAME")
     parser.add_argument("--budget", type=float, default=BUDGET)
-    parser.add_argument("--json", metavar="FILE")
+    parser.add_argument("--json", metavar="FILE", help="every row and run")
+    parser.add_argument("--figures", metavar="FILE", help="the figures beside their targets (JSON)")
     parser.add_argument("--one", nargs=2, metavar=("NAME", "SEED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     by_name = {v.name: v for v in VARIANTS}
@@ -201,6 +236,7 @@ def main(argv: list[str]) -> int:
     print("\n".join(summary(rows, suite)))
     if args.json:
         Path(args.json).write_text(json.dumps({"suite_seconds": suite, "rows": rows}, indent=1))
+    write(args.figures, figures(rows, suite))
     return 0 if all(r["met"] for r in rows) else 1
 
 
