@@ -100,7 +100,9 @@ def main() -> None:
     print(f"largest bound explored in {args.minute:g} s (documented, both kinds, tcp, sockcheck explore)")
     best, took = largest_bound(args.minute)
     figures.append(
-        Figure("explore, largest bound in a minute", f"{best} alive at once ({took:.0f} s)", "-", None)
+        Figure(
+            f"explore, largest bound in {args.minute:g} s", f"{best} alive at once ({took:.0f} s)", "-", None
+        )
     )
     write(args.figures, figures)
 
