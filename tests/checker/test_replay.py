@@ -56,6 +56,7 @@ NOT_DECODING = {
     "unraised",
     "windows_opened",
     "windows_missed",
+    "first_failure_at",  # when the search first failed: timing, not what a draw means
 }
 CLOSE = list(Action).index(Action.CLOSE) * ARGUMENTS  # server.server_close(), as one draw
 LEAK = next(v for v in VARIANTS if v.name == "close-leaves-socket-open")  # 1 step: close
