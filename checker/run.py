@@ -24,10 +24,9 @@ from checker.machine import (
     TargetBroke,
     TargetLeftovers,
     lacks,
-    machine_for,
 )
 from checker.minimize import minimize, replayable
-from checker.replay import Confirmation, confirm, database_key, run_data, what
+from checker.replay import Confirmation, confirm, keyed_machine, run_data, what
 from model import Kind, Profile, Transport
 from model.explore import Edge
 
@@ -133,12 +132,9 @@ def check_kind(
     )
     if jitter:
         driver.jitter(jitter, seed or 0)
-    machine = machine_for(config)
+    machine = keyed_machine(config)
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
-    # Hypothesis keys a state machine's examples by the digest of its class, to which it adds
-    # this; every run's machine is the same class, so the run's target and options go here.
-    machine._hypothesis_internal_add_digest = database_key(config)  # type: ignore[attr-defined]
     run_settings = settings(
         max_examples=examples,
         stateful_step_count=STEPS_PER_EXAMPLE,
