@@ -19,7 +19,7 @@ from checker import matrix as matrix_run
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
 from checker.minimize import replayable
-from checker.results import failure_lines, result_json
+from checker.results import database_line, failure_lines, result_json
 from checker.run import FlakyTarget, KindResult, MissingClass, check_kind
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
@@ -444,6 +444,8 @@ def _print_result(result: KindResult, scripts: tuple[Path | None, ...]) -> None:
         f"  {result.server_class:38} {verdict:4}  {result.examples} examples, {result.steps} steps, "
         f"{result.seconds:.1f} s"
     )
+    if (reused := database_line(result)) is not None:  # before the failures it may have found
+        print(f"    {reused}")
     for failure, confirmed, script in zip(
         result.failures, result.confirmations or (None,) * len(result.failures), scripts, strict=True
     ):

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
+from hypothesis.statistics import collector
 
 from checker import coverage
 from checker.driver import CannotRun, Driver, TargetFailure
@@ -54,6 +55,29 @@ Failure = Counterexample | TargetBroke | TargetLeftovers | FlakyTarget | Missing
 
 
 @attrs.frozen
+class Reused:
+    """What a run's database gave it: the saved examples Hypothesis replayed first, before
+    generating any, and how many of them failed again. A failure that a run found among them
+    it found in the database (saved by an earlier run, here or on another machine)."""
+
+    replayed: int
+    failed: int
+    first_failed: bool  # the run's very first example, a saved one, failed again
+
+    @property
+    def found_there(self) -> bool:
+        return self.failed > 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "replayed": self.replayed,
+            "failed": self.failed,
+            "first_failed": self.first_failed,
+            "found_there": self.found_there,
+        }
+
+
+@attrs.frozen
 class KindResult:
     kind: Kind
     transport: Transport
@@ -67,6 +91,9 @@ class KindResult:
     misuse: bool = False  # calls outside the documented contract were made too
     # Repeats of the same steps that the target answered otherwise than the first time.
     contradicted: int = 0
+    # The examples Hypothesis replayed from the database before it generated any (None: the
+    # run had no database).
+    reused: Reused | None = None
     edges: frozenset[Edge] = frozenset()  # the model transitions the run took (see coverage)
     with_block: bool = True  # the module has a with-block, so the run could exit one
     # Controlled interleavings: window steps by point, opened and missed (RunConfig's).
@@ -135,6 +162,7 @@ def check_kind(
     machine = keyed_machine(config)
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
+    noted: list[dict[str, Any]] = []  # Hypothesis's statistics of the run, by phase
     run_settings = settings(
         max_examples=examples,
         stateful_step_count=STEPS_PER_EXAMPLE,
@@ -150,7 +178,8 @@ def check_kind(
     started = time.monotonic()
     failures: tuple[Failure, ...] = ()
     try:
-        run_state_machine_as_test(machine, settings=run_settings)
+        with collector.with_value(noted.append):  # what the pytest plugin's statistics use
+            run_state_machine_as_test(machine, settings=run_settings)
     except (Counterexample, TargetBroke, TargetLeftovers) as failure:
         failures = (failure,)
     except Flaky as flaky:  # before the group: FlakyFailure is one too
@@ -186,6 +215,7 @@ def check_kind(
         divergence=config.divergence,
         misuse=misuse,
         contradicted=config.contradicted,
+        reused=_reused(noted, database),
         windows_opened=dict(config.windows_opened),
         windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),
@@ -193,6 +223,19 @@ def check_kind(
         confirmations=tuple(_confirmed(machine, f, confirm_times) for f in failures),
         replay=run_data(config),
     )
+
+
+def _reused(noted: list[dict[str, Any]], database: ExampleDatabase | None) -> Reused | None:
+    """The examples of Hypothesis's reuse phase (its statistics), and how many failed.
+
+    Hypothesis replays every saved failure of this key first (and, if there are few, some
+    of the examples that led to one); when each fails again as saved it stops there, without
+    generating or shrinking, so such a run's examples are exactly these."""
+    if database is None:
+        return None
+    phase = noted[-1].get("reuse-phase", {}) if noted else {}
+    failed = [case.get("status") == "interesting" for case in phase.get("test-cases", [])]  # in order
+    return Reused(len(failed), sum(failed), bool(failed) and failed[0])
 
 
 def _new(failures: tuple[Failure, ...], more: list[Failure]) -> tuple[Failure, ...]:
