@@ -12,10 +12,11 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.database import ExampleDatabase
 
 from checker import coverage, docs, exploring, matrix_report, replay, speed
 from checker import matrix as matrix_run
+from checker.databases import BadDatabase, open_database
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
 from checker.minimize import replayable
@@ -96,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--db",
-        metavar="DIR",
-        help=f"Hypothesis's example database (default {DEFAULT_DB}/; none: no database)",
+        metavar="DIR|URL",
+        help=f"Hypothesis's example database: a folder (default {DEFAULT_DB}/), "
+        "redis://HOST:PORT (needs sockcheck[redis]), or none",
     )
     replay_cmd = commands.add_parser("replay", help="rerun a replay script that sockcheck check wrote")
     replay_cmd.add_argument("file", metavar="FILE")
@@ -215,10 +217,12 @@ def _folder(flag: str | None, variable: str, default: Path) -> Path | None:
 
 
 def _database(flag: str | None) -> ExampleDatabase | None:
-    folder = _folder(flag, "SOCKCHECK_DB", DEFAULT_DB)
-    if folder is not None and folder.exists() and not folder.is_dir():
-        raise UsageError(f"--db {folder}: not a directory")
-    return None if folder is None else DirectoryBasedExampleDatabase(str(folder))
+    """--db, else SOCKCHECK_DB, else the default folder (not _folder: a URL is no path)."""
+    chosen = flag if flag is not None else os.environ.get("SOCKCHECK_DB") or str(DEFAULT_DB)
+    try:
+        return open_database(chosen)
+    except BadDatabase as exc:
+        raise UsageError(f"--db {exc}") from None
 
 
 def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
