@@ -12,14 +12,15 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn
 
-from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
+from hypothesis.database import ExampleDatabase
 
 from checker import coverage, docs, exploring, matrix_report, replay, speed
 from checker import matrix as matrix_run
+from checker.databases import BadDatabase, open_database
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
 from checker.minimize import replayable
-from checker.results import failure_lines, result_json
+from checker.results import database_line, failure_lines, result_json
 from checker.run import FlakyTarget, KindResult, MissingClass, check_kind
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
@@ -96,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--db",
-        metavar="DIR",
-        help=f"Hypothesis's example database (default {DEFAULT_DB}/; none: no database)",
+        metavar="DIR|URL",
+        help=f"Hypothesis's example database: a folder (default {DEFAULT_DB}/), "
+        "redis://HOST:PORT (needs sockcheck[redis]), or none",
     )
     replay_cmd = commands.add_parser("replay", help="rerun a replay script that sockcheck check wrote")
     replay_cmd.add_argument("file", metavar="FILE")
@@ -215,10 +217,12 @@ def _folder(flag: str | None, variable: str, default: Path) -> Path | None:
 
 
 def _database(flag: str | None) -> ExampleDatabase | None:
-    folder = _folder(flag, "SOCKCHECK_DB", DEFAULT_DB)
-    if folder is not None and folder.exists() and not folder.is_dir():
-        raise UsageError(f"--db {folder}: not a directory")
-    return None if folder is None else DirectoryBasedExampleDatabase(str(folder))
+    """--db, else SOCKCHECK_DB, else the default folder (not _folder: a URL is no path)."""
+    chosen = flag if flag is not None else os.environ.get("SOCKCHECK_DB") or str(DEFAULT_DB)
+    try:
+        return open_database(chosen)
+    except BadDatabase as exc:
+        raise UsageError(f"--db {exc}") from None
 
 
 def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
@@ -444,6 +448,8 @@ def _print_result(result: KindResult, scripts: tuple[Path | None, ...]) -> None:
         f"  {result.server_class:38} {verdict:4}  {result.examples} examples, {result.steps} steps, "
         f"{result.seconds:.1f} s"
     )
+    if (reused := database_line(result)) is not None:  # before the failures it may have found
+        print(f"    {reused}")
     for failure, confirmed, script in zip(
         result.failures, result.confirmations or (None,) * len(result.failures), scripts, strict=True
     ):

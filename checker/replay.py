@@ -149,10 +149,57 @@ def target_of(options: dict[str, Any]) -> Target:
 
 
 def database_key(config: RunConfig) -> bytes:
-    """What tells one run's saved examples from another's: the target and every option that
-    changes how draws are decoded (Hypothesis's own key would be the machine's source)."""
-    plain = {"target": target_options(config.driver.target), "options": replay_options(config)}
+    """What tells one run's saved examples from another's: what is checked (`checked`) and
+    every option that changes how draws are decoded.
+
+    Nothing about where it runs is in it: not the checkout's folder, nor the module's, nor
+    the interpreter's path (each machine and each venv has its own), nor the deadline (a
+    liveness bound scaled by the machine's speed, which never changes what a draw means).
+    So one database, shared by every machine and checkout, gives each the examples the others
+    saved for the same check. (Hypothesis adds to it the source of its state-machine runner
+    and of RefinementMachine: machines share examples when they run the same sockcheck with
+    the same Hypothesis, which is also when a saved draw still means the same step.)"""
+    plain = {"target": checked(config.driver), "options": replay_options(config)}
     return json.dumps(plain, sort_keys=True).encode()
+
+
+def keyed_machine(config: RunConfig) -> type[RefinementMachine]:
+    """machine_for(config), keyed in Hypothesis's example database by database_key: how
+    `sockcheck check` and the fuzz targets (checker.fuzz) make their machines, so that one's
+    saved examples are the other's."""
+    machine = machine_for(config)
+    # Hypothesis keys a state machine's examples by the digest of its class, to which it adds
+    # this; every run's machine is the same class, so the run's target and options go here.
+    machine._hypothesis_internal_add_digest = database_key(config)  # type: ignore[attr-defined]
+    return machine
+
+
+def checked(driver: Driver) -> dict[str, Any]:
+    """The target as the same on every machine: its kind of source, the package's or the
+    module file's name (not its folder: the same patch in two checkouts is one target), and
+    the interpreter's implementation and version line (not its path). The version line keeps
+    apart the stdlibs of two interpreters, which differ, so that a shared database does not
+    drop one's failure each time the other passes it (Hypothesis deletes a saved example
+    that no longer fails)."""
+    target = driver.target
+    implementation, version = _interpreter_of(driver)
+    return {
+        "source": target.source,
+        "name": target.name,
+        "module": Path(target.path).name if target.source == "file" and target.path else None,
+        "interpreter": f"{implementation} {version[0]}.{version[1]}",
+    }
+
+
+def _interpreter_of(driver: Driver) -> tuple[str, tuple[int, ...]]:
+    """What the driver's agent reported at load; before a load, the running interpreter's, if
+    that is the target's (the fuzz targets key their machines before any agent starts)."""
+    info = driver.info
+    if info is not None:
+        return info.implementation, tuple(info.version)
+    if driver.target.python == sys.executable:
+        return sys.implementation.name, tuple(sys.version_info[:3])
+    raise ValueError(f"the database key of {driver.target.python} needs its driver loaded first")
 
 
 # -- the script ----------------------------------------------------------------------------

@@ -62,6 +62,7 @@ def result_json(result: KindResult, scripts: tuple[Path | None, ...] = ()) -> di
             )
         ],
         "repeats_contradicted": result.contradicted,
+        "database": None if result.reused is None else result.reused.to_json(),
         "windows": {"opened": result.windows_opened, "missed": result.windows_missed},
         "diverges_from_documented": (
             None
@@ -72,6 +73,22 @@ def result_json(result: KindResult, scripts: tuple[Path | None, ...] = ()) -> di
             }
         ),
     }
+
+
+def database_line(result: KindResult) -> str | None:
+    """What the example database gave the run, in words; None where it gave nothing."""
+    reused = result.reused
+    if reused is None or not reused.replayed:
+        return None
+    examples = "example" if reused.replayed == 1 else "examples"
+    line = f"database: {reused.replayed} saved {examples} replayed first; "
+    if not reused.found_there:
+        return line + "none failed again"
+    if reused.first_failed:
+        line += "the first failed again" + (f" ({reused.failed} did)" if reused.failed > 1 else "")
+    else:
+        line += f"{reused.failed} failed again"
+    return line + ": found in the database"
 
 
 def _beside(values: tuple[Any, ...], result: KindResult) -> tuple[Any, ...]:

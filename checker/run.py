@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
 from hypothesis.stateful import run_state_machine_as_test
+from hypothesis.statistics import collector
 
 from checker import coverage
 from checker.driver import CannotRun, Driver, TargetFailure
@@ -24,10 +25,9 @@ from checker.machine import (
     TargetBroke,
     TargetLeftovers,
     lacks,
-    machine_for,
 )
 from checker.minimize import minimize, replayable
-from checker.replay import Confirmation, confirm, database_key, run_data, what
+from checker.replay import Confirmation, confirm, keyed_machine, run_data, what
 from model import Kind, Profile, Transport
 from model.explore import Edge
 
@@ -55,6 +55,29 @@ Failure = Counterexample | TargetBroke | TargetLeftovers | FlakyTarget | Missing
 
 
 @attrs.frozen
+class Reused:
+    """What a run's database gave it: the saved examples Hypothesis replayed first, before
+    generating any, and how many of them failed again. A failure that a run found among them
+    it found in the database (saved by an earlier run, here or on another machine)."""
+
+    replayed: int
+    failed: int
+    first_failed: bool  # the run's very first example, a saved one, failed again
+
+    @property
+    def found_there(self) -> bool:
+        return self.failed > 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "replayed": self.replayed,
+            "failed": self.failed,
+            "first_failed": self.first_failed,
+            "found_there": self.found_there,
+        }
+
+
+@attrs.frozen
 class KindResult:
     kind: Kind
     transport: Transport
@@ -68,6 +91,9 @@ class KindResult:
     misuse: bool = False  # calls outside the documented contract were made too
     # Repeats of the same steps that the target answered otherwise than the first time.
     contradicted: int = 0
+    # The examples Hypothesis replayed from the database before it generated any (None: the
+    # run had no database).
+    reused: Reused | None = None
     edges: frozenset[Edge] = frozenset()  # the model transitions the run took (see coverage)
     with_block: bool = True  # the module has a with-block, so the run could exit one
     # Controlled interleavings: window steps by point, opened and missed (RunConfig's).
@@ -140,12 +166,10 @@ def check_kind(
     )
     if jitter:
         driver.jitter(jitter, seed or 0)
-    machine = machine_for(config)
+    machine = keyed_machine(config)
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
-    # Hypothesis keys a state machine's examples by the digest of its class, to which it adds
-    # this; every run's machine is the same class, so the run's target and options go here.
-    machine._hypothesis_internal_add_digest = database_key(config)  # type: ignore[attr-defined]
+    noted: list[dict[str, Any]] = []  # Hypothesis's statistics of the run, by phase
     run_settings = settings(
         max_examples=examples,
         stateful_step_count=STEPS_PER_EXAMPLE,
@@ -160,7 +184,8 @@ def check_kind(
     )
     failures: tuple[Failure, ...] = ()
     try:
-        run_state_machine_as_test(machine, settings=run_settings)
+        with collector.with_value(noted.append):  # what the pytest plugin's statistics use
+            run_state_machine_as_test(machine, settings=run_settings)
     except (Counterexample, TargetBroke, TargetLeftovers) as failure:
         failures = (failure,)
     except Flaky as flaky:  # before the group: FlakyFailure is one too
@@ -197,6 +222,7 @@ def check_kind(
         divergence=config.divergence,
         misuse=misuse,
         contradicted=config.contradicted,
+        reused=_reused(noted, database),
         windows_opened=dict(config.windows_opened),
         windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),
@@ -205,6 +231,19 @@ def check_kind(
         found_after=None if config.first_failure_at is None else config.first_failure_at - started,
         replay=run_data(config),
     )
+
+
+def _reused(noted: list[dict[str, Any]], database: ExampleDatabase | None) -> Reused | None:
+    """The examples of Hypothesis's reuse phase (its statistics), and how many failed.
+
+    Hypothesis replays every saved failure of this key first (and, if there are few, some
+    of the examples that led to one); when each fails again as saved it stops there, without
+    generating or shrinking, so such a run's examples are exactly these."""
+    if database is None:
+        return None
+    phase = noted[-1].get("reuse-phase", {}) if noted else {}
+    failed = [case.get("status") == "interesting" for case in phase.get("test-cases", [])]  # in order
+    return Reused(len(failed), sum(failed), bool(failed) and failed[0])
 
 
 def _new(failures: tuple[Failure, ...], more: list[Failure]) -> tuple[Failure, ...]:

@@ -115,7 +115,13 @@ LONGEST = (
     "tests/regression/test_variants.py::test_variant_is_found_minimally[fork-child-lingers]",
     "tests/refinement/test_matrix.py::test_matrix_checks_each_interpreter_against_its_profile_and_documented",
 )
-LONG = ("tests/regression/", "tests/refinement/", "tests/checker/test_coverage.py", "tests/test_leftovers.py")
+LONG = (
+    "tests/regression/",
+    "tests/refinement/",
+    "tests/checker/test_coverage.py",
+    "tests/test_leftovers.py",
+    "tests/checker/test_shared_database.py",  # 35-55 s: three checks through the command line
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -134,8 +140,22 @@ def temporary_files() -> set[str]:
     return {name for name in os.listdir(tempfile.gettempdir()) if not name.startswith("pytest-of-")}
 
 
+def fuzzing() -> bool:
+    """Under HypoFuzz (`hypothesis fuzz`), which runs this fixture around each stretch of a fuzz
+    target's examples and tears it down before the target's own tearDown() has quit its agent:
+    the agent, its threads and its spare are the campaign's, kept between examples on purpose."""
+    try:
+        from hypofuzz.detection import in_hypofuzz_run
+    except ImportError:  # HypoFuzz is optional (the extra sockcheck[fuzz])
+        return False
+    return in_hypofuzz_run()
+
+
 @pytest.fixture(autouse=True)
 def no_leftovers() -> Iterator[None]:
+    if fuzzing():
+        yield
+        return
     threads_before = set(threading.enumerate())
     children_before = children()
     fds_before = descriptors()

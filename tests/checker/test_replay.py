@@ -88,7 +88,7 @@ def test_options_are_literals_that_make_the_same_config() -> None:
 
 def test_the_database_key_tells_every_option_and_target_apart() -> None:
     target = resolve("stdlib", None)
-    driver = SimpleNamespace(target=target, deadline=1.0)
+    driver = SimpleNamespace(target=target, deadline=1.0, info=None)  # not loaded: the running interpreter
     config = RunConfig(driver=driver, profile=PROFILES["documented"], kind=Kind.THREAD)  # type: ignore[arg-type]
     others = [
         attrs.evolve(config, profile=PROFILES["cpython-3.7"]),
@@ -96,7 +96,7 @@ def test_the_database_key_tells_every_option_and_target_apart() -> None:
         attrs.evolve(config, transport=Transport.UDP),
         attrs.evolve(config, misuse=True),
         attrs.evolve(config, muted=frozenset({"close-waits"})),
-        attrs.evolve(config, driver=SimpleNamespace(target=resolve("impl", None), deadline=1.0)),
+        attrs.evolve(config, driver=SimpleNamespace(target=resolve("impl", None), deadline=1.0, info=None)),
     ]
     keys = [database_key(c) for c in (config, *others)]
     assert len(set(keys)) == len(keys)
