@@ -26,7 +26,7 @@ from figures import Figure, read, table
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = {
     "step_cost": (["50"], ["20"]),
-    "time_to_find": (["--seeds", "5"], ["--seeds", "2"]),
+    "time_to_find": (["--seeds", "3", "--budget", "65"], ["--seeds", "2"]),
     "explore": (["2"], ["1", "--minute", "20"]),
     "matrix": ([], None),  # None: not run with --quick
 }
