@@ -115,7 +115,13 @@ LONGEST = (
     "tests/regression/test_variants.py::test_variant_is_found_minimally[fork-child-lingers]",
     "tests/refinement/test_matrix.py::test_matrix_checks_each_interpreter_against_its_profile_and_documented",
 )
-LONG = ("tests/regression/", "tests/refinement/", "tests/checker/test_coverage.py", "tests/test_leftovers.py")
+LONG = (
+    "tests/regression/",
+    "tests/refinement/",
+    "tests/checker/test_coverage.py",
+    "tests/checker/test_jobs_cli.py",
+    "tests/test_leftovers.py",
+)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
