@@ -81,9 +81,9 @@ def units(kinds: Sequence[Kind], transports: Sequence[Transport]) -> tuple[Unit,
     return tuple(Unit(kind, transport) for transport in transports for kind in kinds)
 
 
-def shard_count(units: int, jobs: int, examples: int) -> int:
-    """Shards per unit: the jobs left over once each unit has one, never more than examples."""
-    return max(1, min(jobs // units, examples))
+def shard_count(count: int, jobs: int, examples: int) -> int:
+    """Shards per unit of `count`: the jobs shared out evenly, never more than examples."""
+    return max(1, min(jobs // count, examples))
 
 
 def shard_seed(seed: int | None, shard: int) -> int | None:
@@ -171,7 +171,7 @@ class Part:
 # --- merging -----------------------------------------------------------------------------
 
 # Every field of KindResult that `merge` sets on purpose. A field it does not know would be
-# one shard's value, silently: tests/checker/test_jobs.py fails until it is added here.
+# left at its default, silently: tests/checker/test_jobs.py fails until it is added here.
 MERGED = frozenset(
     {
         "kind",
