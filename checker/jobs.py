@@ -191,7 +191,7 @@ MERGED = frozenset(
         "windows_missed",
         "confirmations",
         "replay",
-        "found_after",  # where KindResult has it (the lead's branch): the earliest
+        "found_after",
     }
 )
 
@@ -204,7 +204,8 @@ def merge(shards: Sequence[KindResult], after: KindResult | None = None) -> Kind
     the shortest is kept, the first shard's where two are as short, with its confirmation;
     so is the shortest divergence from `documented`. The replay data is the first failure's
     shard's (every shard of a unit has the same: the target, the deadline and the options
-    that decode draws). Seconds: the longest shard's, and the pass's after it."""
+    that decode draws). Seconds: the longest shard's, and the pass's after it; the time to
+    the first failure, the earliest (counted so too)."""
     parts = [*shards, *([after] if after is not None else [])]
     first = next((p for p in parts if not _died(p)), parts[0])
     found = _shortest(parts)
@@ -232,11 +233,9 @@ def merge(shards: Sequence[KindResult], after: KindResult | None = None) -> Kind
         "windows_opened": _summed(p.windows_opened for p in parts),
         "windows_missed": _summed(p.windows_missed for p in parts),
         "replay": source.replay,
+        "found_after": _found_after(shards, after),
     }
-    fields = attrs.fields_dict(KindResult)
-    if "found_after" in fields:
-        values["found_after"] = _earliest([getattr(p, "found_after") for p in parts])  # noqa: B009
-    return KindResult(**{name: value for name, value in values.items() if name in fields})
+    return KindResult(**values)
 
 
 def _shortest(parts: Sequence[KindResult]) -> dict[Failure, tuple[Any, KindResult]]:
@@ -259,8 +258,12 @@ def _summed(counts: Iterator[dict[str, int]]) -> dict[str, int]:
     return dict(total)
 
 
-def _earliest(values: list[Any]) -> Any:
-    return min((v for v in values if v is not None), default=None)
+def _found_after(shards: Sequence[KindResult], after: KindResult | None) -> float | None:
+    """The earliest first failure: the shards start together; the pass starts after them."""
+    found = [s.found_after for s in shards if s.found_after is not None]
+    if after is not None and after.found_after is not None:
+        found.append(max(s.seconds for s in shards) + after.found_after)
+    return min(found, default=None)
 
 
 def _died(result: KindResult) -> bool:

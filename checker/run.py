@@ -188,6 +188,7 @@ def check_kind(
     if not find_only:
         failures = tuple(_minimal(machine, f) for f in failures)
     failures += _missing_class(profile, kind, transport, server_class)
+    confirm_times = 0 if find_only else confirm_times  # as found: nothing replayed
     return _result(machine, failures, server_class, with_block, started, confirm_times)
 
 
@@ -271,7 +272,7 @@ def _result(
         windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),
         with_block=with_block,
-        confirmations=tuple(_confirmed(machine, f, confirm_times * (not find_only)) for f in failures),
+        confirmations=tuple(_confirmed(machine, f, confirm_times) for f in failures),
         found_after=None if config.first_failure_at is None else config.first_failure_at - started,
         replay=run_data(config),
     )

@@ -117,9 +117,7 @@ def test_a_plan_makes_whole_units_or_shards() -> None:
 
 def test_every_field_of_a_result_is_merged_on_purpose() -> None:
     """A field merge does not know would silently be one shard's value."""
-    fields = set(attrs.fields_dict(KindResult))
-    assert fields <= MERGED, fields - MERGED
-    assert MERGED - fields <= {"found_after"}  # not on this branch yet
+    assert set(attrs.fields_dict(KindResult)) == MERGED
 
 
 def test_merge_keeps_the_shortest_failure_of_each_kind_with_its_confirmation() -> None:
@@ -160,10 +158,13 @@ def test_merge_adds_the_coverage_pass_after_the_shards() -> None:
             windows_missed={"turn": 1},
         ),
     ]
-    after = result(examples=9, steps=30, seconds=2.0, edges=frozenset({edge, other}))
+    after = result(examples=9, steps=30, seconds=2.0, edges=frozenset({edge, other}), found_after=0.5)
     merged = merge(shards, after)
     assert (merged.examples, merged.steps, merged.contradicted) == (110, 850, 1)
     assert merged.seconds == 7.0  # the shards ran at once, the pass after them
+    assert merged.found_after == 5.5  # the pass's first failure, after the longest shard
+    found_early = merge([attrs.evolve(shards[0], found_after=1.5), shards[1]], after)
+    assert found_early.found_after == 1.5
     assert merged.edges == {edge, other}
     assert merged.windows_opened == {"accepted": 3, "closing": 4}
     assert merged.windows_missed == {"turn": 1}
