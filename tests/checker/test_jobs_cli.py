@@ -69,7 +69,8 @@ def json_shape(value: Any) -> Any:
 
 def without_timing(report: dict[str, Any]) -> dict[str, Any]:
     report = {k: v for k, v in report.items() if k != "machine_speed"}
-    report["results"] = [{k: v for k, v in r.items() if k != "seconds"} for r in report["results"]]
+    timing = ("seconds", "found_after_seconds")
+    report["results"] = [{k: v for k, v in r.items() if k not in timing} for r in report["results"]]
     return report
 
 
