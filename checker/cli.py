@@ -10,7 +10,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from hypothesis.database import ExampleDatabase
 
@@ -25,6 +25,9 @@ from checker.run import FlakyTarget, KindResult, MissingClass, check_kind
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
 from model.explore import Bounds
+
+if TYPE_CHECKING:
+    from checker.jobs import Plan
 
 DEFAULT_EXAMPLES = 100
 EXPLORE_WORKERS = 3
@@ -60,6 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--profile", default="auto", help="a profile name, or auto (default)")
     check.add_argument("--examples", type=_positive, default=DEFAULT_EXAMPLES)
     check.add_argument("--seed", type=int)
+    check.add_argument(
+        "--jobs",
+        type=_positive,
+        default=1,
+        metavar="N",
+        help="worker processes to spread the checks over, and their examples if fewer (default 1: none)",
+    )
     check.add_argument(
         "--misuse",
         action="store_true",
@@ -350,38 +360,45 @@ def cmd_check(args: argparse.Namespace) -> int:
     replays = _folder(args.replay_dir, "SOCKCHECK_REPLAY_DIR", DEFAULT_REPLAY_DIR)
     if replays is not None and replays.exists() and not replays.is_dir():
         raise UsageError(f"--replay-dir {replays}: not a directory")
+    plan: Plan | None = None
     driver = Driver(target, deadline)
     try:
         info = driver.load()
         profile = choose_profile(args.profile, target, info)
         version = ".".join(map(str, info.version))
+        if args.jobs > 1:
+            plan = _plan(args, target, deadline, profile, kinds, transports)
         print(
             f"sockcheck check: {target.label} ({info.implementation} {version}, "
-            f"{info.file}), profile {profile.name}" + _modes(args)
+            f"{info.file}), profile {profile.name}" + _modes(args, plan)
         )
         print(f"sockcheck check: {_speed_line(measured, deadline)}")
-        results = [
-            check_kind(
-                driver,
-                profile,
-                kind,
-                transport=transport,
-                examples=args.examples,
-                seed=args.seed,
-                misuse=args.misuse,
-                on_example=_progress(kind, transport, args.examples),
-                cover=not args.no_cover,
-                interleave=args.interleave,
-                jitter=args.jitter,
-                confirm_times=args.confirm,
-                database=database,
-            )
-            for transport in transports
-            for kind in kinds
-        ]
+        if plan is None:  # the serial run: its checks one after another, on this agent
+            results = [
+                check_kind(
+                    driver,
+                    profile,
+                    kind,
+                    transport=transport,
+                    examples=args.examples,
+                    seed=args.seed,
+                    misuse=args.misuse,
+                    on_example=_progress(kind, transport, args.examples),
+                    cover=not args.no_cover,
+                    interleave=args.interleave,
+                    jitter=args.jitter,
+                    confirm_times=args.confirm,
+                    database=database,
+                )
+                for transport in transports
+                for kind in kinds
+            ]
     finally:
-        driver.quit()
-    covered = [coverage.of(result) for result in results]
+        driver.quit()  # before any worker starts: each has an agent of its own
+    if plan is None:
+        covered = [coverage.of(result) for result in results]
+    else:
+        results, covered = _in_jobs(plan)
     command = shlex.join(["sockcheck", *args.argv])
     scripts = [_write_scripts(replays, result, command) for result in results]
     for result, cover, written in zip(results, covered, scripts, strict=True):
@@ -390,17 +407,67 @@ def cmd_check(args: argparse.Namespace) -> int:
             print(f"    {line}")
     if args.json:
         machine = {**measured.to_json(), "deadline": round(deadline, 3)}
-        _write_json(args.json, target, info, results, covered, machine, scripts)
+        _write_json(args.json, target, info, results, covered, machine, scripts, plan)
     return 0 if all(r.passed for r in results) else 1
 
 
-def _modes(args: argparse.Namespace) -> str:
+def _plan(
+    args: argparse.Namespace,
+    target: Target,
+    deadline: float,
+    profile: Profile,
+    kinds: list[Kind],
+    transports: list[Transport],
+) -> Plan:
+    # Imported here, not above: a serial run loads no module it does not use (Hypothesis
+    # draws some integers from the literals of the local modules loaded).
+    from checker import jobs
+
+    database = _folder(args.db, "SOCKCHECK_DB", DEFAULT_DB)
+    return jobs.Plan(
+        target=target,
+        deadline=deadline,
+        profile=profile.name,
+        units=jobs.units(kinds, transports),
+        jobs=args.jobs,
+        examples=args.examples,
+        seed=args.seed,
+        misuse=args.misuse,
+        cover=not args.no_cover,
+        interleave=args.interleave,
+        jitter=args.jitter,
+        confirm_times=args.confirm,
+        database=None if database is None else str(database),
+        progress=sys.stderr.isatty(),
+    )
+
+
+def _in_jobs(plan: Plan) -> tuple[list[KindResult], list[coverage.Coverage]]:
+    """The plan's checks in worker processes: results and coverage in the serial order."""
+    from checker import jobs
+
+    signal.signal(signal.SIGTERM, _interrupt)  # a killed check stops its workers too
+
+    def show(line: str) -> None:
+        print(f"\r  {line}", end="", file=sys.stderr)
+
+    checked = jobs.run(plan, show if plan.progress else None)
+    return [result for result, _ in checked], [covered for _, covered in checked]
+
+
+def _modes(args: argparse.Namespace, plan: Plan | None = None) -> str:
     modes = [
         *(["misuse mode"] if args.misuse else []),
         *(["controlled interleavings"] if args.interleave else []),
         *([f"jitter up to {args.jitter * 1000:g} ms"] if args.jitter else []),
+        *([_jobs_mode(plan)] if plan is not None else []),
     ]
     return "".join(f", {mode}" for mode in modes)
+
+
+def _jobs_mode(plan: Plan) -> str:
+    shards = f", each check in {plan.shards} shards" if plan.shards > 1 else ""
+    return f"{plan.jobs} jobs{shards}"
 
 
 def _jitter(raw: str) -> float:
@@ -498,6 +565,7 @@ def _write_json(
     covered: list[coverage.Coverage],
     machine: dict[str, Any],
     scripts: list[tuple[Path | None, ...]],
+    plan: Plan | None = None,
 ) -> None:
     data = {
         "target": target.label,
@@ -514,6 +582,8 @@ def _write_json(
         ],
         "refines": all(r.passed for r in results),
     }
+    if plan is not None:  # how the work was spread, and each shard's seed (checker.jobs)
+        data["jobs"] = {"jobs": plan.jobs, "shards_per_check": plan.shards, "shard_seeds": plan.seeds()}
     with open(path, "w") as out:
         json.dump(data, out, indent=2)
         out.write("\n")

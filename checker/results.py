@@ -7,7 +7,7 @@ from typing import Any
 
 from checker.machine import Counterexample, TargetBroke
 from checker.report import counterexample_text, event_text, steps_json, steps_text
-from checker.run import Failure, FlakyTarget, KindResult, MissingClass
+from checker.run import Failure, FlakyTarget, KindResult, MissingClass, WorkerDied
 
 
 def failure_lines(failure: Failure) -> list[str]:
@@ -17,6 +17,8 @@ def failure_lines(failure: Failure) -> list[str]:
         return [f"the target is flaky: {failure}", "(the same steps behaved differently when replayed)"]
     if isinstance(failure, MissingClass):
         return [f"a class is missing: {failure}"]
+    if isinstance(failure, WorkerDied):
+        return [f"the check did not finish: {failure}", "(a checker failure, not one of the target's)"]
     what = "hung or crashed" if isinstance(failure, TargetBroke) else "left work behind"
     lines = [f"the target {what}: {failure}"]
     at = broke_at(failure) if isinstance(failure, TargetBroke) else None
@@ -106,7 +108,12 @@ def failure_json(failure: Failure) -> dict[str, Any]:
             "broken": [v.guarantee.name for v in failure.violations],
             "steps": steps_json(failure.steps),
         }
-    kinds = {TargetBroke: "target-failure", FlakyTarget: "flaky", MissingClass: "missing-class"}
+    kinds = {
+        TargetBroke: "target-failure",
+        FlakyTarget: "flaky",
+        MissingClass: "missing-class",
+        WorkerDied: "worker-died",
+    }
     kind = kinds.get(type(failure), "leftovers")
     found = {"guarantee": None, "kind": kind, "message": str(failure), "steps": steps_json(failure.steps)}
     if isinstance(failure, TargetBroke):

@@ -51,7 +51,14 @@ class MissingClass(Exception):
     steps: tuple[str, ...] = ()
 
 
-Failure = Counterexample | TargetBroke | TargetLeftovers | FlakyTarget | MissingClass
+class WorkerDied(Exception):
+    """A worker process of `sockcheck check --jobs` ended without its result (it was killed,
+    or the checker itself failed in it): what it found is lost; the rest of the run stands."""
+
+    steps: tuple[()] = ()
+
+
+Failure = Counterexample | TargetBroke | TargetLeftovers | FlakyTarget | MissingClass | WorkerDied
 
 
 @attrs.frozen
@@ -201,33 +208,97 @@ def check_kind(
     finally:
         driver.stop()
     if cover:
-        ex = coverage.exploration(profile, kind, transport, misuse, with_block)
-        failures = _new(failures, coverage.take_the_rest(machine, ex))
-        if interleave:
-            failures = _new(failures, coverage.take_the_windows(machine, ex))
+        failures = _covered(machine, failures, with_block)
     failures = _with_unraised(failures, config)
     if not find_only:
         failures = tuple(_minimal(machine, f) for f in failures)
     failures += _missing_class(profile, kind, transport, server_class)
-    failures = tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps))))
-    return KindResult(
+    confirm_times = 0 if find_only else confirm_times  # as found: nothing replayed
+    return _result(machine, failures, server_class, with_block, started, confirm_times)
+
+
+def cover_rest(
+    driver: Driver,
+    profile: Profile,
+    kind: Kind,
+    *,
+    transport: Transport,
+    edges: frozenset[Edge],
+    known: frozenset[str],
+    misuse: bool = False,
+    interleave: bool = False,
+    jitter: float = 0.0,
+    seed: int | None = None,
+    confirm_times: int = 0,
+) -> KindResult:
+    """check_kind's coverage pass alone, for a check whose search ran elsewhere (in shards:
+    checker.jobs): the transitions none of `edges` took, taken on the real target. Its
+    failures are those it saw that are not one of `known` (what the search found, as
+    replay.what names them), made minimal and confirmed as check_kind makes its own; its
+    examples and steps are the pass's own; its edges, `edges` and the pass's."""
+    server_class = preflight(driver, kind, transport)
+    with_block = not lacks(driver.info, *WITH_BLOCK)
+    config = RunConfig(
+        driver=driver,
+        profile=profile,
         kind=kind,
         transport=transport,
+        misuse=misuse,
+        interleave=interleave,
+        jitter=jitter,
+        edges=set(edges),  # what the search took is not taken again
+    )
+    if jitter:
+        driver.jitter(jitter, seed or 0)
+    machine = machine_for(config)
+    started = time.monotonic()
+    failures = _with_unraised(_covered(machine, (), with_block), config)
+    failures = tuple(_minimal(machine, f) for f in failures if what(f) not in known)
+    return _result(machine, failures, server_class, with_block, started, confirm_times)
+
+
+def _covered(
+    machine: type[RefinementMachine], failures: tuple[Failure, ...], with_block: bool
+) -> tuple[Failure, ...]:
+    """`failures`, and those the coverage pass finds that are not one of them again."""
+    config = machine.config
+    ex = coverage.exploration(config.profile, config.kind, config.transport, config.misuse, with_block)
+    failures = _new(failures, coverage.take_the_rest(machine, ex))
+    if config.interleave:
+        failures = _new(failures, coverage.take_the_windows(machine, ex))
+    return failures
+
+
+def _result(
+    machine: type[RefinementMachine],
+    failures: tuple[Failure, ...],
+    server_class: str,
+    with_block: bool,
+    started: float,
+    confirm_times: int,
+) -> KindResult:
+    """The run's result, its failures shortest first, each confirmed. Its seconds are taken
+    before the confirming replays: the search, the coverage pass and the minimizing."""
+    config = machine.config
+    failures = tuple(sorted(failures, key=lambda f: (isinstance(f, FlakyTarget), len(f.steps))))
+    return KindResult(
+        kind=config.kind,
+        transport=config.transport,
         server_class=server_class,
-        profile=profile,
+        profile=config.profile,
         examples=config.examples_run,
         steps=config.steps_run,
         seconds=time.monotonic() - started,
         failures=failures,
         divergence=config.divergence,
-        misuse=misuse,
+        misuse=config.misuse,
         contradicted=config.contradicted,
         reused=_reused(noted, database),
         windows_opened=dict(config.windows_opened),
         windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),
         with_block=with_block,
-        confirmations=tuple(_confirmed(machine, f, confirm_times * (not find_only)) for f in failures),
+        confirmations=tuple(_confirmed(machine, f, confirm_times) for f in failures),
         found_after=None if config.first_failure_at is None else config.first_failure_at - started,
         replay=run_data(config),
     )

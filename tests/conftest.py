@@ -119,6 +119,7 @@ LONG = (
     "tests/regression/",
     "tests/refinement/",
     "tests/checker/test_coverage.py",
+    "tests/checker/test_jobs_cli.py",
     "tests/test_leftovers.py",
     "tests/checker/test_shared_database.py",  # 35-55 s: three checks through the command line
 )
