@@ -192,6 +192,7 @@ MERGED = frozenset(
         "confirmations",
         "replay",
         "found_after",
+        "reused",
     }
 )
 
@@ -205,7 +206,8 @@ def merge(shards: Sequence[KindResult], after: KindResult | None = None) -> Kind
     so is the shortest divergence from `documented`. The replay data is the first failure's
     shard's (every shard of a unit has the same: the target, the deadline and the options
     that decode draws). Seconds: the longest shard's, and the pass's after it; the time to
-    the first failure, the earliest (counted so too)."""
+    the first failure, the earliest (counted so too). The examples reused from the database:
+    the first shard's."""
     parts = [*shards, *([after] if after is not None else [])]
     first = next((p for p in parts if not _died(p)), parts[0])
     found = _shortest(parts)
@@ -234,6 +236,9 @@ def merge(shards: Sequence[KindResult], after: KindResult | None = None) -> Kind
         "windows_missed": _summed(p.windows_missed for p in parts),
         "replay": source.replay,
         "found_after": _found_after(shards, after),
+        # Every shard has the same database key, so each replays the same saved examples
+        # first: the first shard's count is the unit's (a sum would count each one N times).
+        "reused": shards[0].reused,
     }
     return KindResult(**values)
 

@@ -25,6 +25,7 @@ from checker.machine import (
     TargetBroke,
     TargetLeftovers,
     lacks,
+    machine_for,
 )
 from checker.minimize import minimize, replayable
 from checker.replay import Confirmation, confirm, keyed_machine, run_data, what
@@ -214,7 +215,8 @@ def check_kind(
         failures = tuple(_minimal(machine, f) for f in failures)
     failures += _missing_class(profile, kind, transport, server_class)
     confirm_times = 0 if find_only else confirm_times  # as found: nothing replayed
-    return _result(machine, failures, server_class, with_block, started, confirm_times)
+    reused = _reused(noted, database)
+    return _result(machine, failures, server_class, with_block, started, confirm_times, reused)
 
 
 def cover_rest(
@@ -276,6 +278,7 @@ def _result(
     with_block: bool,
     started: float,
     confirm_times: int,
+    reused: Reused | None = None,
 ) -> KindResult:
     """The run's result, its failures shortest first, each confirmed. Its seconds are taken
     before the confirming replays: the search, the coverage pass and the minimizing."""
@@ -293,7 +296,7 @@ def _result(
         divergence=config.divergence,
         misuse=config.misuse,
         contradicted=config.contradicted,
-        reused=_reused(noted, database),
+        reused=reused,
         windows_opened=dict(config.windows_opened),
         windows_missed=dict(config.windows_missed),
         edges=frozenset(config.edges),

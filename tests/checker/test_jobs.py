@@ -218,3 +218,12 @@ def test_every_kind_of_failure_crosses_the_pipe_intact() -> None:
     )
     assert got[2].leftovers == ["w0 still running"]
     assert [(type(f), str(f)) for f in got[3:]] == [(type(f), str(f)) for f in others]
+
+
+def test_merge_counts_the_database_examples_once_not_once_a_shard() -> None:
+    from checker.run import Reused
+
+    saved = Reused(replayed=3, failed=1, first_failed=True)
+    shards = [result(reused=saved), result(reused=saved)]
+    assert merge(shards).reused == saved  # each shard replayed the same three
+    assert merge([result(), result()]).reused is None  # no database
