@@ -112,10 +112,12 @@ def cpython_suite_seconds() -> float:
     return run_peer(running()).seconds
 
 
-def suite_catches(variant: Variant) -> bool:
-    """Whether CPython's own test_socketserver fails on the variant (the peer tier's run)."""
+def suite_catches(variant: Variant, suite: float) -> bool:
+    """Whether CPython's own test_socketserver fails on the variant (the peer tier's run), or
+    hangs: given 20 times its own time (a variant that leaves children behind can hang it)."""
     with tempfile.TemporaryDirectory(prefix="sockcheck-ttf-") as folder:
-        return not run_peer(running(), variant.write(Path(folder))).passed
+        module = variant.write(Path(folder))
+        return not run_peer(running(), module, deadline=max(20 * suite, 10.0)).passed
 
 
 def seconds_of(run: dict[str, Any], budget: float) -> float:
@@ -231,7 +233,7 @@ def main(argv: list[str]) -> int:
     rows = []
     for variant in chosen:
         runs = [run_one(variant.name, seed, args.budget) for seed in range(args.seeds)]
-        rows.append(row(variant, runs, args.budget, suite, suite_catches(variant)))
+        rows.append(row(variant, runs, args.budget, suite, suite_catches(variant, suite)))
         print(line(rows[-1]), flush=True)
     print("\n".join(summary(rows, suite)))
     if args.json:
