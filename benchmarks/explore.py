@@ -14,6 +14,8 @@ does not finish in it.
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -56,14 +58,18 @@ def largest_bound(minute: float) -> tuple[int, float]:
         command = [sys.executable, "-m", "checker.cli", "explore", "--profile", "documented"]
         command += ["--kind", "both", "--workers", str(workers)]
         started = time.monotonic()
+        # A session of its own: at the minute, its worker processes (--jobs) go with it.
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, start_new_session=True)
         try:
-            done = subprocess.run(command, capture_output=True, timeout=minute)
+            returncode = process.wait(timeout=minute)
         except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
             print(f"  {workers} requests alive at once: not done in {minute:g} s")
             break
         seconds = time.monotonic() - started
-        if done.returncode != 0:
-            print(f"  {workers} requests alive at once: exit {done.returncode}")
+        if returncode != 0:
+            print(f"  {workers} requests alive at once: exit {returncode}")
             break
         print(f"  {workers} requests alive at once: both kinds explored in {seconds:.1f} s")
         best, took = workers, seconds
