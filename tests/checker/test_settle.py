@@ -8,10 +8,12 @@ of it waits out the deadline.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import threading
 import time
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 from checker.agent import Agent, Call
@@ -65,36 +67,37 @@ def _agent_holding(*requests: SimpleNamespace) -> Agent:
     return agent
 
 
-def test_a_close_joining_a_held_handler_is_blocked_at_once_not_at_the_deadline() -> None:
+@contextlib.contextmanager
+def _close_joining(word_sent: bool) -> Iterator[tuple[Agent, Call]]:
+    """A server_close() joining a handler thread held for its word (or released: `word_sent`);
+    at the end the word comes, the handler ends, and the close with it."""
     handler, word = _held_handler()
-    agent = _agent_holding(SimpleNamespace(word_sent=False, thread=handler))
+    agent = _agent_holding(SimpleNamespace(word_sent=word_sent, thread=handler))
     call = Call("server_close", handler.join, events=_Events(), watch=True)
     try:
+        yield agent, call
+    finally:
+        word.set()
+        handler.join(5)
+        call.done.wait(5)
+
+
+def test_a_close_joining_a_held_handler_is_blocked_at_once_not_at_the_deadline() -> None:
+    with _close_joining(word_sent=False) as (agent, call):
         started = time.monotonic()
         call.settle(True, 20.0, agent._joins_a_held_thread)
         assert call.status() == "blocked"
         assert time.monotonic() - started < 5.0  # not the 20 s deadline
-    finally:
-        word.set()
-        handler.join(5)
-        call.done.wait(5)
     assert call.status() == "returned"
 
 
 def test_a_close_joining_a_released_handler_is_given_the_whole_deadline() -> None:
-    handler, word = _held_handler()
     # Released: its word is on its way, so it may end at any moment, and the join with it.
-    agent = _agent_holding(SimpleNamespace(word_sent=True, thread=handler))
-    call = Call("server_close", handler.join, events=_Events(), watch=True)
-    try:
+    with _close_joining(word_sent=True) as (agent, call):
         started = time.monotonic()
         call.settle(True, 0.3, agent._joins_a_held_thread)
         assert time.monotonic() - started >= 0.3
         assert call.status() == "blocked"
-    finally:
-        word.set()
-        handler.join(5)
-        call.done.wait(5)
 
 
 def test_only_the_join_of_a_held_thread_is_hopeless() -> None:
