@@ -28,6 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +36,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.regression.mutants: the corpus lives with the tests
 
 from checker import speed  # noqa: E402
-from checker.cli import DEFAULT_DEADLINE, choose_profile  # noqa: E402
+from checker.cli import _deadline as deadline_for  # noqa: E402  (SOCKCHECK_DEADLINE, else scaled)
+from checker.cli import choose_profile  # noqa: E402
 from checker.driver import Driver  # noqa: E402
 from checker.peer import run_peer, running  # noqa: E402
 from checker.run import check_kind  # noqa: E402
@@ -57,7 +59,7 @@ def find_once(variant: Variant, seed: int, folder: Path) -> dict[str, Any]:
     began = time.monotonic()
     module = variant.write(folder)
     measured = speed.measure()  # as `sockcheck check` does, before the agent starts
-    driver = Driver(resolve("stdlib", str(module)), DEFAULT_DEADLINE * measured.factor)
+    driver = Driver(resolve("stdlib", str(module)), deadline_for(measured))
     try:
         info = driver.load()
         called = time.monotonic()
@@ -157,12 +159,17 @@ def line(r: dict[str, Any]) -> str:
     )
 
 
-def summary(rows: list[dict[str, Any]], suite: float) -> list[str]:
-    out = []
+def by_kind(rows: list[dict[str, Any]]) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The rows of thread bugs, then of fork bugs (a kind with none is left out)."""
     for kind in ("thread", "fork"):
         mine = [r for r in rows if r["kind"] == kind]
-        if not mine:
-            continue
+        if mine:
+            yield kind, mine
+
+
+def summary(rows: list[dict[str, Any]], suite: float) -> list[str]:
+    out = []
+    for kind, mine in by_kind(rows):
         medians = sorted(r["median"] for r in mine)
         middle = statistics.median(medians)
         met = sum(r["met"] for r in mine)
@@ -178,10 +185,7 @@ def summary(rows: list[dict[str, Any]], suite: float) -> list[str]:
 
 def figures(rows: list[dict[str, Any]], suite: float) -> list[Figure]:
     out = []
-    for kind in ("thread", "fork"):
-        mine = [r for r in rows if r["kind"] == kind]
-        if not mine:
-            continue
+    for kind, mine in by_kind(rows):
         slowest = max(mine, key=lambda r: r["median"])
         worst = max(mine, key=lambda r: r["worst"])
         target = MEDIAN_TARGET[kind]
