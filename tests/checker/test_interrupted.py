@@ -18,6 +18,23 @@ from collections.abc import Callable
 from pathlib import Path
 
 SOCKCHECK = [sys.executable, "-m", "checker.cli", "check", "--no-cover"]
+# A shell starts a foreground job with SIGINT at its default: only then is Ctrl-C a
+# KeyboardInterrupt. A test run started in the background of a script (`pytest &`) has SIGINT
+# ignored, every child inherits that, and Python leaves it ignored, so the Ctrl-C tests would
+# watch a run that cannot hear them finish its 1000 examples. The run under test gets the
+# default back before it starts, as at a prompt.
+_AT_A_PROMPT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.executable, [sys.executable] + sys.argv[1:])"
+)
+
+
+def at_a_prompt(command: list[str]) -> list[str]:
+    """`command` (an interpreter and its arguments) as started from a shell prompt."""
+    python, *rest = command
+    return [python, "-c", _AT_A_PROMPT, *rest]
+
+
 STARTED = 120.0  # seconds for the agent to be checking (a cold start on a loaded machine)
 ENDED = 60.0  # seconds for the run to end once cut short
 
@@ -104,7 +121,7 @@ def start(tmp: Path, kind: str, *args: str, deadline: str | None = None) -> tupl
     if deadline is not None:
         env["SOCKCHECK_DEADLINE"] = deadline
     run = subprocess.Popen(
-        [*SOCKCHECK, "--kind", kind, *args],
+        at_a_prompt([*SOCKCHECK, "--kind", kind, *args]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

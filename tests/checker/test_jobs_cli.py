@@ -22,6 +22,7 @@ from tests.checker.test_interrupted import (
     _sessions,
     _stat,
     assert_nothing_left,
+    at_a_prompt,
     finish,
     has_child,
     runs_a_thread,
@@ -190,7 +191,7 @@ def start_jobs(tmp: Path, kind: str, *args: str) -> tuple[subprocess.Popen[str],
     is checking."""
     tmp.mkdir()
     run = subprocess.Popen(
-        [*SOCKCHECK, "check", "--no-cover", "--kind", kind, "--jobs", "2", *args],
+        at_a_prompt([*SOCKCHECK, "check", "--no-cover", "--kind", kind, "--jobs", "2", *args]),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
