@@ -282,16 +282,18 @@ class Call(object):
             return "blocked"
         return "raised" if self.error else "returned"
 
-    def settle(self, must_return, deadline, hopeless=None):
+    def settle(self, must_return, deadline, hopeless=None, via=None):
         """Wait until the call returned, or (unless it must return) until it is blocked.
         `hopeless(fn)`: whether the builtin `fn` waits for what cannot happen within this
         step (the end of a worker the checker holds); a call that must return and is seen
-        twice in such a wait has not returned, and never will, without a deadline spent."""
+        twice in such a wait has not returned, and never will, without a deadline spent.
+        `via`: the call whose wait decides that, if not this one (shutdown() returns only
+        once the loop it stops has)."""
         if must_return:
             if hopeless is None:
                 self.done.wait(deadline)
             else:
-                self._wait_unless_hopeless(deadline, hopeless)
+                wait_unless_hopeless(self.done.wait, via or self, hopeless, deadline)
             return
         end = monotonic() + deadline
         seen, looks = None, 0
@@ -304,20 +306,29 @@ class Call(object):
             if monotonic() > end:
                 return
 
-    def _wait_unless_hopeless(self, deadline, hopeless):
-        end = monotonic() + deadline
-        seen = None
-        while not self.done.wait(SETTLE_STEP):
-            pending = self.pending
-            fn = self.pending_fn
-            # Read between two reads of the number, or a call made meanwhile may pair one C
-            # call's number with another's function.
-            waiting = pending if pending is not None and pending == self.pending and hopeless(fn) else None
-            if waiting is not None and waiting == seen:
-                return  # the same hopeless wait at two looks
-            seen = waiting
-            if monotonic() > end:
-                return
+    def hopeless_wait(self, hopeless):
+        """The number of the C call this call sits in, if `hopeless` says it waits in vain."""
+        pending = self.pending
+        fn = self.pending_fn
+        # Read between two reads of the number, or a call made meanwhile may pair one C
+        # call's number with another's function.
+        return pending if pending is not None and pending == self.pending and hopeless(fn) else None
+
+
+def wait_unless_hopeless(wait, watched, hopeless, deadline):
+    """Wait until `wait(timeout)` says it came, or until the deadline, or until the Call
+    `watched` is seen twice in the same hopeless wait (what it does next cannot happen within
+    this step, so neither can what is awaited of it). Whether it came."""
+    end = monotonic() + deadline
+    seen = None
+    while not wait(SETTLE_STEP):
+        waiting = watched.hopeless_wait(hopeless) if watched is not None else None
+        if waiting is not None and waiting == seen:
+            return False
+        seen = waiting
+        if monotonic() > end:
+            return False
+    return True
 
 
 # --- per request --------------------------------------------------------------------------
@@ -547,7 +558,7 @@ class Agent(object):
                 self._wait_accepted(request)  # it did: let its worker show itself
             return self.observe()
         if serving:  # serve_forever() takes it; nothing else says when it is done
-            dispatched = self._wait_events(lambda log: self._has(log, done, rid, AGENT_PID))
+            dispatched = self._wait_server_events(lambda log: self._has(log, done, rid, AGENT_PID))
         else:  # handle_request() dispatches before it returns, or never will
             if listening:  # the one waiting in select() for a connection takes this one
                 self.dispatch_call.settle(True, self.deadline, self._hopeless)
@@ -599,7 +610,7 @@ class Agent(object):
             "serve_forever",
             lambda: server.serve_forever(poll_interval),
             self.events,
-            watch=poll_interval is None,
+            watch=True,  # a loop at the cap may wait in vain (see _hopeless)
         )
         for other in accepted:
             self._wait_accepted(self.requests[other])
@@ -655,8 +666,8 @@ class Agent(object):
         """shutdown() and the loop it stops return: within one deadline for the two, since
         either returns only once the other has (a target where they hang costs one, not two)."""
         end = monotonic() + self.deadline
-        self.shutdown_call.settle(True, self.deadline)
-        self.loop_call.settle(True, max(0, end - monotonic()))
+        self.shutdown_call.settle(True, self.deadline, self._hopeless, via=self.loop_call)
+        self.loop_call.settle(True, max(0, end - monotonic()), self._hopeless)
 
     def cmd_time_out(self, must_return=True, listens=False, first=None):
         """handle_request() with nothing to accept: it times out, and then waits in
@@ -676,7 +687,7 @@ class Agent(object):
         listens blocks in select() itself.
         """
         start = len(self.events.log)
-        call = Call("handle_request", self.server.handle_request, self.events, watch=not must_return)
+        call = Call("handle_request", self.server.handle_request, self.events, watch=True)
         self.dispatch_call = call
         if not must_return and not listens:
             self._wait_events(lambda log: any(e["e"] == "handle_timeout" for e in log[start:]))
@@ -736,9 +747,16 @@ class Agent(object):
 
     def _wait_accepted(self, request):
         request.queued = False
-        done = "close_request" if request.rejected or request.fails else "enter"
         rid = request.rid
-        self._wait_events(lambda log: self._has(log, done, rid, None if done == "enter" else AGENT_PID))
+        if request.rejected or request.fails:
+            self._wait_server_events(lambda log: self._has(log, "close_request", rid, AGENT_PID))
+        else:  # its worker shows itself once spawned (a process_request() may wait for it)
+
+            def spawned(log):
+                return self._has(log, "dispatched", rid, AGENT_PID) or self._has(log, "enter", rid)
+
+            if self._wait_server_events(spawned):
+                self._wait_events(lambda log: self._has(log, "enter", rid))
         self._learn_worker(request)
 
     def _set(self, name, value):
@@ -954,6 +972,20 @@ class Agent(object):
 
     def _wait_events(self, predicate):
         return self.events.wait_for(predicate, self.deadline)
+
+    def _wait_server_events(self, predicate):
+        """_wait_events() for what the server's running call (the loop, else handle_request())
+        must do next: given up, not waited out, once that call sits in a hopeless wait (2.7's
+        at max_children, before it spawns) and a sync shows the events did not come before."""
+        call = self.loop_call if self._serving() else self.dispatch_call
+
+        def wait(timeout):
+            return self.events.wait_for(predicate, timeout)
+
+        if wait_unless_hopeless(wait, call, self._hopeless, self.deadline):
+            return True
+        self.events.sync(self.deadline)
+        return predicate(self.events.log)
 
     def _mine(self, log):
         """The events of this example."""
