@@ -282,18 +282,16 @@ class Call(object):
             return "blocked"
         return "raised" if self.error else "returned"
 
-    def settle(self, must_return, deadline, hopeless=None, via=None):
+    def settle(self, must_return, deadline, hopeless=None):
         """Wait until the call returned, or (unless it must return) until it is blocked.
         `hopeless(fn)`: whether the builtin `fn` waits for what cannot happen within this
         step (the end of a worker the checker holds); a call that must return and is seen
-        twice in such a wait has not returned, and never will, without a deadline spent.
-        `via`: the call whose wait decides that, if not this one (shutdown() returns only
-        once the loop it stops has)."""
+        twice in such a wait has not returned, and never will, without a deadline spent."""
         if must_return:
             if hopeless is None:
                 self.done.wait(deadline)
             else:
-                wait_unless_hopeless(self.done.wait, via or self, hopeless, deadline)
+                wait_unless_hopeless(self.done.wait, self, hopeless, deadline)
             return
         end = monotonic() + deadline
         seen, looks = None, 0
@@ -666,8 +664,10 @@ class Agent(object):
         """shutdown() and the loop it stops return: within one deadline for the two, since
         either returns only once the other has (a target where they hang costs one, not two)."""
         end = monotonic() + self.deadline
-        self.shutdown_call.settle(True, self.deadline, self._hopeless, via=self.loop_call)
-        self.loop_call.settle(True, max(0, end - monotonic()), self._hopeless)
+        # Not cut short by the loop's hopeless wait: seen once to give a false
+        # shutdown-stops-loop under interleavings in a loaded suite (not understood yet).
+        self.shutdown_call.settle(True, self.deadline)
+        self.loop_call.settle(True, max(0, end - monotonic()))
 
     def cmd_time_out(self, must_return=True, listens=False, first=None):
         """handle_request() with nothing to accept: it times out, and then waits in

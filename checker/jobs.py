@@ -46,6 +46,7 @@ import os
 import pickle
 import shutil
 import signal
+import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -563,6 +564,7 @@ def serve(conn: Any, plan: Plan, tmp: str) -> None:
     os.environ["TMPDIR"] = tmp  # the agents' folders go in the worker's, which the parent removes
     tempfile.tempdir = None
     driver = Driver(plan.target, plan.deadline)
+    sys.unraisablehook = _unraisable
     try:
         signal.signal(signal.SIGTERM, _stopped)
         while (task := pickle.loads(conn.recv_bytes())) is not None:
@@ -579,6 +581,22 @@ def _ignored(signum: int, frame: object) -> None:
 
 def _stopped(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the driver's cleanup is not cut short
+    raise KeyboardInterrupt
+
+
+def _unraisable(unraisable: Any) -> None:
+    """A stop that landed where Python cannot raise it (a gc callback of Hypothesis's, a
+    __del__) would be printed as "Exception ignored" and lost, the check going on: it is
+    raised again a moment later (a timer: a signal sent from here would be handled at once,
+    inside this hook, and lost the same way), and again should that land in such a place."""
+    if isinstance(unraisable.exc_value, KeyboardInterrupt):
+        signal.signal(signal.SIGALRM, _stopped_again)
+        signal.setitimer(signal.ITIMER_REAL, 0.01)
+        return
+    sys.__unraisablehook__(unraisable)
+
+
+def _stopped_again(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import pickle
+import subprocess
+import sys
 from typing import Any
 
 import attrs
@@ -227,3 +229,38 @@ def test_merge_counts_the_database_examples_once_not_once_a_shard() -> None:
     shards = [result(reused=saved), result(reused=saved)]
     assert merge(shards).reused == saved  # each shard replayed the same three
     assert merge([result(), result()]).reused is None  # no database
+
+
+# A SIGTERM turned into KeyboardInterrupt can land inside a gc callback (Hypothesis has one),
+# where Python prints it as "Exception ignored" and goes on: the worker then went on checking
+# (seen once in a fresh-clone suite: test_jobs_cli's sigterm case, stderr not one line).
+LOST_STOP = """
+import gc, os, signal, sys
+from checker import jobs
+if sys.argv[1] == "hook":
+    sys.unraisablehook = jobs._unraisable
+signal.signal(signal.SIGTERM, jobs._stopped)
+fired = []
+def callback(phase, info):
+    if phase == "start" and not fired:
+        fired.append(1)
+        os.kill(os.getpid(), signal.SIGTERM)  # handled here, inside the callback
+        sum(range(1000))
+gc.callbacks.append(callback)
+try:
+    gc.collect()
+    for _ in range(10**7):
+        pass
+    print("went on")
+except KeyboardInterrupt:
+    print("stopped")
+"""
+
+
+@pytest.mark.parametrize("hook", ["hook", "none"])
+def test_a_stop_lost_in_a_gc_callback_is_raised_again(hook: str) -> None:
+    done = subprocess.run([sys.executable, "-c", LOST_STOP, hook], capture_output=True, text=True, timeout=60)
+    if hook == "hook":  # the worker's
+        assert (done.stdout, done.stderr) == ("stopped\n", "")
+    else:  # without it, what the worker did before: the stop printed and lost
+        assert done.stdout == "went on\n" and "KeyboardInterrupt" in done.stderr
