@@ -590,14 +590,10 @@ def _unraisable(unraisable: Any) -> None:
     raised again a moment later (a timer: a signal sent from here would be handled at once,
     inside this hook, and lost the same way), and again should that land in such a place."""
     if isinstance(unraisable.exc_value, KeyboardInterrupt):
-        signal.signal(signal.SIGALRM, _stopped_again)
+        signal.signal(signal.SIGALRM, _stopped)  # SIGTERM stays ignored, as after the first
         signal.setitimer(signal.ITIMER_REAL, 0.01)
         return
     sys.__unraisablehook__(unraisable)
-
-
-def _stopped_again(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def _work(plan: Plan, task: Task, driver: Driver, conn: Any) -> tuple[str, Any]:
