@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
 import json
 import os
 import shlex
@@ -174,6 +176,7 @@ def _count(text: str) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    _stacks_on_request()
     try:
         args = build_parser().parse_args(argv)
         args.argv = sys.argv[1:] if argv is None else argv
@@ -194,6 +197,37 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (`sockcheck check | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+
+
+# The check under way (its RunConfig, kind and transport): what SIGUSR1's line says.
+_UNDER_WAY: dict[str, Any] = {}
+
+
+def _stacks_on_request() -> None:
+    """`kill -USR1 PID` prints the stack of each of the checker's threads on stderr, then a
+    line of how far the check is, and the run goes on: where a run that seems stuck waits
+    (for its agent, whose every answer has a bound, for Hypothesis, for a replay) and what it
+    has seen, without ending it to find out."""
+    if not hasattr(signal, "SIGUSR1"):
+        return
+    # In a process whose stderr is no file (a test's capture), or off the main thread: none.
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        signal.signal(signal.SIGUSR1, _say_how_far)
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=True)  # then the line
+
+
+def _say_how_far(signum: int, frame: object) -> None:
+    config: RunConfig | None = _UNDER_WAY.get("config")
+    if config is None:
+        print("sockcheck: no example has started yet", file=sys.stderr, flush=True)
+        return
+    seen = ", ".join(sorted(config.seen)) or "nothing"
+    print(
+        f"sockcheck: {_UNDER_WAY['where']}: example {config.examples_run} ({_UNDER_WAY['total']} to "
+        f"generate, then shrinking), {config.steps_run} steps; broken so far: {seen}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _deadline(measured: speed.Speed | None = None) -> float:
@@ -481,12 +515,14 @@ def _jitter(raw: str) -> float:
 
 
 def _progress(kind: Kind, transport: Transport, total: int) -> Any:
-    if not sys.stderr.isatty():
-        return None
+    """Each example as it starts: kept for SIGUSR1's line, and shown where stderr is a terminal."""
+    where = f"{kind.value} {transport.value}"
+    terminal = sys.stderr.isatty()
 
     def show(config: RunConfig) -> None:
-        where = f"{kind.value} {transport.value}"
-        print(f"\r  {where:20} example {config.examples_run}/{total}...", end="", file=sys.stderr)
+        _UNDER_WAY.update(where=where, config=config, total=total)
+        if terminal:
+            print(f"\r  {where:20} example {config.examples_run}/{total}...", end="", file=sys.stderr)
 
     return show
 

@@ -10,6 +10,8 @@ test finds any that remain, wherever they were reparented.
 from __future__ import annotations
 
 import os
+import re
+import select
 import signal
 import subprocess
 import sys
@@ -200,4 +202,34 @@ def test_an_agent_that_stops_answering_is_reported_as_hung_and_the_run_ends(tmp_
     assert "the target hung or crashed: the agent did not answer" in out, out
     assert "Traceback" not in err, err
     assert seconds < ENDED
+    assert_nothing_left(tmp)
+
+
+def read_until(stream: int, wanted: str, timeout: float) -> str:
+    """What a pipe gives until `wanted` is in it (bounded); the run keeps the pipe."""
+    end = time.monotonic() + timeout
+    seen = ""
+    while wanted not in seen:
+        left = end - time.monotonic()
+        if left <= 0 or not select.select([stream], [], [], left)[0]:
+            raise AssertionError(f"not within {timeout:.0f} s: {wanted!r} in {seen[-2000:]!r}")
+        chunk = os.read(stream, 65536)
+        if not chunk:
+            raise AssertionError(f"the pipe ended before {wanted!r}: {seen[-2000:]!r}")
+        seen += chunk.decode(errors="replace")
+    return seen
+
+
+def test_sigusr1_prints_where_the_check_waits_and_the_check_goes_on(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    run, _ = start(tmp, "fork", "--examples", "1000")
+    assert run.stderr is not None
+    os.kill(run.pid, signal.SIGUSR1)
+    said = read_until(run.stderr.fileno(), "broken so far: ", ENDED)
+    assert "Current thread" in said and 'checker/cli.py", line' in said, said  # the stacks
+    assert re.search(r"sockcheck: fork tcp: example [1-9]\d* \(1000 to generate", said), said
+    assert run.poll() is None  # a look, not an end: still checking
+    os.killpg(run.pid, signal.SIGINT)
+    out, err, _ = finish(run)
+    assert run.returncode == 130, (out, err)
     assert_nothing_left(tmp)

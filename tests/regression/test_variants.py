@@ -6,10 +6,12 @@ running interpreter's socketserver.py made at test time, and reads its --json re
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import socketserver
 import subprocess
 import sys
@@ -38,9 +40,30 @@ FIRST_SLICE = {
 }
 
 
+# Under pytest-timeout's 300 s, so that a run that does not end is failed here, with where it
+# waited (its stacks, asked for by SIGUSR1), not by pytest-timeout with only this test's.
+RUN_SECONDS = 240
+
+
 def sockcheck(*args: str, deadline: float = 1.0) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "SOCKCHECK_DEADLINE": str(deadline)}
-    return subprocess.run([*SOCKCHECK, *args], capture_output=True, text=True, timeout=600, env=env)
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    with subprocess.Popen([*SOCKCHECK, *args], **pipes, text=True, env=env) as run:
+        try:
+            out, err = run.communicate(timeout=RUN_SECONDS)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"sockcheck {' '.join(args)} did not end in {RUN_SECONDS} s:\n{stuck(run)}")
+    return subprocess.CompletedProcess(run.args, run.returncode, out, err)
+
+
+def stuck(run: subprocess.Popen[str]) -> str:
+    """What a run that does not end printed, with the stacks of its threads; it is ended."""
+    run.send_signal(signal.SIGUSR1)
+    with contextlib.suppress(subprocess.TimeoutExpired):  # the stacks come at once; no end will
+        run.communicate(timeout=5)
+    run.kill()
+    out, err = run.communicate()  # all of it: what was read before the timeouts is kept
+    return "\n".join((out or "").splitlines()[-20:] + (err or "").splitlines()[-80:])
 
 
 def check_json(
