@@ -22,8 +22,8 @@ from checker.databases import BadDatabase, open_database
 from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
 from checker.minimize import replayable
-from checker.results import database_line, failure_lines, result_json
-from checker.run import FlakyTarget, KindResult, MissingClass, check_kind
+from checker.results import database_line, failure_lines, result_json, shrinking_line
+from checker.run import FlakyTarget, KindResult, MissingClass, check_kind, shrink_seconds
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
 from model.explore import Bounds
@@ -210,10 +210,14 @@ def _stacks_on_request() -> None:
     has seen, without ending it to find out."""
     if not hasattr(signal, "SIGUSR1"):
         return
-    # In a process whose stderr is no file (a test's capture), or off the main thread: none.
-    with contextlib.suppress(AttributeError, ValueError, OSError):
+    try:
+        sys.stderr.fileno()
+    except (AttributeError, ValueError, OSError):
+        return  # stderr is no file (main() called under a test's capture): nowhere to print
+    with contextlib.suppress(ValueError):  # off the main thread, no handler can be set
         signal.signal(signal.SIGUSR1, _say_how_far)
-        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=True)  # then the line
+        # The stacks first, then (chained) the line: set after it, the line would replace them.
+        faulthandler.register(signal.SIGUSR1, all_threads=True, chain=True)
 
 
 def _say_how_far(signum: int, frame: object) -> None:
@@ -242,6 +246,14 @@ def _deadline(measured: speed.Speed | None = None) -> float:
     if not value > 0:
         raise UsageError(f"SOCKCHECK_DEADLINE={raw!r} is not a positive number of seconds")
     return value
+
+
+def _shrink_bound() -> None:
+    """A SOCKCHECK_SHRINK_SECONDS that is no bound is a usage error before anything runs."""
+    try:
+        shrink_seconds()
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def _speed_line(measured: speed.Speed, deadline: float) -> str:
@@ -299,6 +311,7 @@ def cmd_matrix(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, _interrupt)  # a killed matrix stops its worker processes too
     if args.out and not args.out.endswith((".md", ".html", ".json")):
         raise UsageError(f"--out {args.out}: expected a .md, .html or .json file")
+    _shrink_bound()
     measured = speed.measure()
     plan = matrix_run.Plan(
         columns=matrix_run.columns(args.python),
@@ -388,6 +401,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     target = resolve(args.target, args.module, args.python)
     kinds = _kinds(args.kind)
     transports = _transports(args.transport)
+    _shrink_bound()
     measured = speed.measure()  # before the agent starts: the machine as the run finds it
     deadline = _deadline(measured)
     database = _database(args.db)
@@ -567,6 +581,8 @@ def _print_result(result: KindResult, scripts: tuple[Path | None, ...]) -> None:
             print(("  " + line).rstrip())
     if result.windows_opened or result.windows_missed:
         print(f"    {windows_line(result)}")
+    if (cut_short := shrinking_line(result)) is not None:
+        print(f"    {cut_short}")
     if result.contradicted:
         print(
             f"    note: {result.contradicted} repeats of the same steps went otherwise than their first "

@@ -194,6 +194,7 @@ MERGED = frozenset(
         "replay",
         "found_after",
         "reused",
+        "shrink_cut_short",
     }
 )
 
@@ -208,7 +209,7 @@ def merge(shards: Sequence[KindResult], after: KindResult | None = None) -> Kind
     shard's (every shard of a unit has the same: the target, the deadline and the options
     that decode draws). Seconds: the longest shard's, and the pass's after it; the time to
     the first failure, the earliest (counted so too). The examples reused from the database:
-    the first shard's."""
+    the first shard's. Shrinking stopped at its bound if any part's did."""
     parts = [*shards, *([after] if after is not None else [])]
     first = next((p for p in parts if not _died(p)), parts[0])
     found = _shortest(parts)
@@ -240,6 +241,8 @@ def merge(shards: Sequence[KindResult], after: KindResult | None = None) -> Kind
         # Every shard has the same database key, so each replays the same saved examples
         # first: the first shard's count is the unit's (a sum would count each one N times).
         "reused": shards[0].reused,
+        # A shard whose shrinking stopped at the bound: the unit's did (each has the same).
+        "shrink_cut_short": max((p.shrink_cut_short for p in parts if p.shrink_cut_short), default=None),
     }
     return KindResult(**values)
 

@@ -64,6 +64,7 @@ def result_json(result: KindResult, scripts: tuple[Path | None, ...] = ()) -> di
             )
         ],
         "repeats_contradicted": result.contradicted,
+        "shrinking_cut_short_at_seconds": result.shrink_cut_short,
         "database": None if result.reused is None else result.reused.to_json(),
         "windows": {"opened": result.windows_opened, "missed": result.windows_missed},
         "diverges_from_documented": (
@@ -75,6 +76,16 @@ def result_json(result: KindResult, scripts: tuple[Path | None, ...] = ()) -> di
             }
         ),
     }
+
+
+def shrinking_line(result: KindResult) -> str | None:
+    """Where Hypothesis's shrinking stopped at its bound, in words; None where it ended."""
+    if result.shrink_cut_short is None:
+        return None
+    return (
+        f"note: shrinking stopped at its bound ({result.shrink_cut_short:g} s, SOCKCHECK_SHRINK_SECONDS); "
+        "each counterexample was then made 1-minimal by replay"
+    )
 
 
 def database_line(result: KindResult) -> str | None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
 from hypothesis import HealthCheck, Phase, Verbosity, settings
 from hypothesis.database import ExampleDatabase
 from hypothesis.errors import Flaky
+from hypothesis.internal.conjecture import engine
 from hypothesis.stateful import run_state_machine_as_test
 from hypothesis.statistics import collector
 
@@ -36,6 +39,39 @@ if sys.version_info < (3, 11):  # pragma: no cover - Hypothesis ships the backpo
     from exceptiongroup import BaseExceptionGroup
 
 STEPS_PER_EXAMPLE = 20
+# How long Hypothesis may shrink a run's failures. Its own bound is five minutes
+# (engine.MAX_SHRINKING_SECONDS, left there to be changed): here each shrink runs real servers,
+# some waiting out a liveness deadline, so a run with a slow failure reached it, and a check
+# took minutes more for a counterexample no shorter (a variant in the suite: 125 s of shrinking
+# for 2 steps). What shrinking leaves is then made 1-minimal by replay (checker.minimize).
+SHRINK_SECONDS = 60.0
+SLOW_SHRINKING = engine.ExitReason.very_slow_shrinking.value  # Hypothesis's "stopped-because"
+
+
+def shrink_seconds() -> float:
+    """SOCKCHECK_SHRINK_SECONDS, else SHRINK_SECONDS; ValueError (its message says why)
+    for one that is not a positive number."""
+    raw = os.environ.get("SOCKCHECK_SHRINK_SECONDS", "")
+    if not raw:
+        return SHRINK_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"SOCKCHECK_SHRINK_SECONDS={raw!r} is not a number of seconds") from None
+    if not value > 0:
+        raise ValueError(f"SOCKCHECK_SHRINK_SECONDS={raw!r} is not a positive number of seconds")
+    return value
+
+
+@contextlib.contextmanager
+def _shrinking_within(seconds: float) -> Iterator[None]:
+    """Hypothesis's shrinking bound, for one run (read when its shrinking starts)."""
+    before = engine.MAX_SHRINKING_SECONDS
+    engine.MAX_SHRINKING_SECONDS = seconds  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        engine.MAX_SHRINKING_SECONDS = before
 
 
 class FlakyTarget(Exception):
@@ -114,6 +150,8 @@ class KindResult:
     found_after: float | None = None
     # What a replay of this run's draws needs (checker.replay.run_data): for replay scripts.
     replay: dict[str, Any] = attrs.field(factory=dict, eq=False)
+    # The bound Hypothesis's shrinking stopped at, in seconds (None: it ended by itself).
+    shrink_cut_short: float | None = None
 
     @property
     def passed(self) -> bool:
@@ -191,8 +229,10 @@ def check_kind(
         print_blob=False,
     )
     failures: tuple[Failure, ...] = ()
+    shrinking = shrink_seconds()
     try:
-        with collector.with_value(noted.append):  # what the pytest plugin's statistics use
+        # Hypothesis's statistics are collected as its pytest plugin collects them.
+        with collector.with_value(noted.append), _shrinking_within(shrinking):
             run_state_machine_as_test(machine, settings=run_settings)
     except (Counterexample, TargetBroke, TargetLeftovers) as failure:
         failures = (failure,)
@@ -216,7 +256,9 @@ def check_kind(
     failures += _missing_class(profile, kind, transport, server_class)
     confirm_times = 0 if find_only else confirm_times  # as found: nothing replayed
     reused = _reused(noted, database)
-    return _result(machine, failures, server_class, with_block, started, confirm_times, reused)
+    cut_short = shrinking if noted and noted[-1].get("stopped-because") == SLOW_SHRINKING else None
+    result = _result(machine, failures, server_class, with_block, started, confirm_times, reused)
+    return attrs.evolve(result, shrink_cut_short=cut_short)
 
 
 def cover_rest(

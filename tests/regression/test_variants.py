@@ -254,3 +254,34 @@ def test_a_server_that_kills_its_process_is_reported_as_a_crash(tmp_path: Path) 
     assert (failure["kind"], failure["steps"]) == ("target-failure", []), failure
     assert failure["broke_at"] == {"step": 1, "event": "connect()"}
     assert failure["message"].startswith("the agent died during connect")
+
+
+def test_shrinking_stops_at_its_bound_and_the_counterexample_is_still_minimal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slowest variant to shrink (each shrink waits for a shutdown() that never returns)
+    shrinks for 125 s without a bound of its own (Hypothesis's is 300 s), 60 s with the
+    default one; given 1 s, it stops there, says so, and replay still makes it minimal."""
+    variant = next(v for v in VARIANTS if v.name == "shutdown-never-sets-the-flag")
+    monkeypatch.setenv("SOCKCHECK_SHRINK_SECONDS", "1")
+    module = variant.write(tmp_path)
+    status, report = check_json(module, variant.kind, tmp_path, variant.examples, variant.deadline)
+    assert status == 1
+    (result,) = report["results"]
+    assert result["shrinking_cut_short_at_seconds"] == 1.0, result
+    assert found(report)[variant.guarantee] == variant.steps
+    assert result["seconds"] < 60, result  # the search and the minimizing: ~15 s idle
+
+
+@pytest.mark.parametrize("raw", ["soon", "0", "-1"])
+def test_a_bad_shrink_bound_exits_2_with_one_line(raw: str) -> None:
+    done = subprocess.run(
+        [*SOCKCHECK, "check", "--examples", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "SOCKCHECK_SHRINK_SECONDS": raw},
+    )
+    assert done.returncode == 2, done
+    assert done.stderr.startswith(f"sockcheck: SOCKCHECK_SHRINK_SECONDS={raw!r} is not a"), done.stderr
+    assert done.stderr.count("\n") == 1 and not done.stdout, done
