@@ -65,7 +65,7 @@ def minimize(machine_class: type[RefinementMachine], failure: Found, seconds: fl
     while improved:
         improved = False
         for candidate in _edits(draws(best)):
-            if left == 0 or time.monotonic() > end:
+            if left == 0 or time.monotonic() >= end:
                 return best
             left -= 1
             found = replay(machine_class, candidate)

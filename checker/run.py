@@ -45,6 +45,9 @@ STEPS_PER_EXAMPLE = 20
 # took minutes more for a counterexample no shorter (a variant in the suite: 125 s of shrinking
 # for 2 steps). What shrinking leaves is then made 1-minimal by replay (checker.minimize).
 SHRINK_SECONDS = 60.0
+# How long replays may go on making a run's failures 1-minimal, all of them together
+# (checker.minimize; idle, a failure takes a fraction of a second).
+MINIMIZE_SECONDS = 120.0
 SLOW_SHRINKING = engine.ExitReason.very_slow_shrinking.value  # Hypothesis's "stopped-because"
 
 
@@ -252,7 +255,7 @@ def check_kind(
         failures = _covered(machine, failures, with_block)
     failures = _with_unraised(failures, config)
     if not find_only:
-        failures = tuple(_minimal(machine, f) for f in failures)
+        failures = _minimized(machine, failures)
     failures += _missing_class(profile, kind, transport, server_class)
     confirm_times = 0 if find_only else confirm_times  # as found: nothing replayed
     reused = _reused(noted, database)
@@ -297,7 +300,7 @@ def cover_rest(
     machine = machine_for(config)
     started = time.monotonic()
     failures = _with_unraised(_covered(machine, (), with_block), config)
-    failures = tuple(_minimal(machine, f) for f in failures if what(f) not in known)
+    failures = _minimized(machine, tuple(f for f in failures if what(f) not in known))
     return _result(machine, failures, server_class, with_block, started, confirm_times)
 
 
@@ -403,13 +406,23 @@ def _confirmed(machine: type[RefinementMachine], failure: Failure, times: int) -
     return confirm(machine, failure, times)
 
 
-def _minimal(machine: type[RefinementMachine], failure: Failure) -> Failure:
+def _minimized(
+    machine: type[RefinementMachine], failures: tuple[Failure, ...], seconds: float = MINIMIZE_SECONDS
+) -> tuple[Failure, ...]:
+    """Each failure made 1-minimal by replay, in order, within one bound for them all: a run
+    that broke a dozen guarantees (an old line against `documented`) would otherwise take a
+    bound each. One that finds the bound spent is left as Hypothesis shrank it."""
+    end = time.monotonic() + seconds
+    return tuple(_minimal(machine, f, max(0.0, end - time.monotonic())) for f in failures)
+
+
+def _minimal(machine: type[RefinementMachine], failure: Failure, seconds: float) -> Failure:
     """Hypothesis's result, unless a replay of its draws finds a smaller one (it gave up
     on a flaky run, or a race cut its shrinking short)."""
     if isinstance(failure, FlakyTarget | MissingClass):
         return failure
     try:
-        return minimize(machine, failure)
+        return minimize(machine, failure, seconds)
     finally:
         machine.config.driver.stop()
 

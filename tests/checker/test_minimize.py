@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from types import SimpleNamespace
+
+import pytest
 
 from checker.machine import ARGUMENTS, Counterexample, counterexample_class
 from checker.minimize import draws, minimize
+from checker.run import _minimized
 from model import GUARANTEES, Violation
 
 FIRST, SECOND = GUARANTEES[0], GUARANTEES[1]
@@ -84,3 +88,29 @@ def test_a_failure_with_a_step_no_draw_stands_for_is_not_replayed() -> None:
 
     found = failure(FIRST, [5, -1, 9])
     assert minimize(Never, found) is found  # type: ignore[arg-type]
+
+
+def test_one_bound_serves_every_failure_of_a_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass over a run's failures has one bound: where the first failure's replays spend
+    it, the second is kept as Hypothesis left it; with the bound to spare, both are made
+    minimal. The clock is the machine's: each step it replays takes 10 s of it."""
+    clock = [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: clock[0])
+    base = machine_breaking_when({5, 9})
+
+    class Slow(base):  # type: ignore[misc, valid-type]
+        config = SimpleNamespace(memo=True, driver=SimpleNamespace(stop=lambda: None))
+
+        def step(self, choice: int) -> None:
+            clock[0] += 10.0
+            super().step(choice)
+
+    def made(seconds: float) -> list[list[int]]:
+        found = (failure(FIRST, [1, 2, 3, 5, 9]), failure(FIRST, [4, 6, 7, 5, 9]))
+        return [draws(f) for f in _minimized(Slow, found, seconds)]  # type: ignore[arg-type]
+
+    started = clock[0]
+    minimize(Slow, failure(FIRST, [1, 2, 3, 5, 9]), 10_000.0)  # type: ignore[arg-type]
+    first_alone = clock[0] - started
+    assert made(10_000.0) == [[5, 9], [5, 9]]
+    assert made(first_alone) == [[5, 9], [4, 6, 7, 5, 9]]
