@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from hypothesis.database import ExampleDatabase
 
-from checker import coverage, docs, exploring, matrix_report, replay, speed
+from checker import coverage, docs, exploring, matrix_report, replay, speed, stops
 from checker import matrix as matrix_run
 from checker.databases import BadDatabase, open_database
 from checker.driver import CannotRun, Driver, TargetInfo
@@ -177,6 +177,8 @@ def _count(text: str) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     _stacks_on_request()
+    if argv is None:  # the command itself (not a test calling it): its process is its own
+        stops.raise_lost_stops(_interrupt)  # a Ctrl-C landed in a gc callback still stops it
     try:
         args = build_parser().parse_args(argv)
         args.argv = sys.argv[1:] if argv is None else argv

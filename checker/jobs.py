@@ -46,7 +46,6 @@ import os
 import pickle
 import shutil
 import signal
-import sys
 import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -55,7 +54,7 @@ from typing import Any
 import attrs
 from hypothesis.database import DirectoryBasedExampleDatabase, ExampleDatabase
 
-from checker import coverage
+from checker import coverage, stops
 from checker.driver import CannotRun, Driver
 from checker.machine import Counterexample, RunConfig, counterexample_class
 from checker.replay import what
@@ -567,7 +566,7 @@ def serve(conn: Any, plan: Plan, tmp: str) -> None:
     os.environ["TMPDIR"] = tmp  # the agents' folders go in the worker's, which the parent removes
     tempfile.tempdir = None
     driver = Driver(plan.target, plan.deadline)
-    sys.unraisablehook = _unraisable
+    stops.raise_lost_stops(_stopped)  # SIGTERM stays ignored then, as after the first
     try:
         signal.signal(signal.SIGTERM, _stopped)
         while (task := pickle.loads(conn.recv_bytes())) is not None:
@@ -585,18 +584,6 @@ def _ignored(signum: int, frame: object) -> None:
 def _stopped(signum: int, frame: object) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # once: the driver's cleanup is not cut short
     raise KeyboardInterrupt
-
-
-def _unraisable(unraisable: Any) -> None:
-    """A stop that landed where Python cannot raise it (a gc callback of Hypothesis's, a
-    __del__) would be printed as "Exception ignored" and lost, the check going on: it is
-    raised again a moment later (a timer: a signal sent from here would be handled at once,
-    inside this hook, and lost the same way), and again should that land in such a place."""
-    if isinstance(unraisable.exc_value, KeyboardInterrupt):
-        signal.signal(signal.SIGALRM, _stopped)  # SIGTERM stays ignored, as after the first
-        signal.setitimer(signal.ITIMER_REAL, 0.01)
-        return
-    sys.__unraisablehook__(unraisable)
 
 
 def _work(plan: Plan, task: Task, driver: Driver, conn: Any) -> tuple[str, Any]:

@@ -19,6 +19,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 SOCKCHECK = [sys.executable, "-m", "checker.cli", "check", "--no-cover"]
 # A shell starts a foreground job with SIGINT at its default: only then is Ctrl-C a
 # KeyboardInterrupt. A test run started in the background of a script (`pytest &`) has SIGINT
@@ -232,4 +234,47 @@ def test_sigusr1_prints_where_the_check_waits_and_the_check_goes_on(tmp_path: Pa
     os.killpg(run.pid, signal.SIGINT)
     out, err, _ = finish(run)
     assert run.returncode == 130, (out, err)
+    assert_nothing_left(tmp)
+
+
+# Ctrl-C while a gc callback runs (Hypothesis has one): Python prints the KeyboardInterrupt as
+# "Exception ignored" and goes on, and so did the check, to exit 0 (seen in a fresh-clone
+# suite). Here the Ctrl-C is sent from inside such a callback, once examples are under way;
+# `main()` as the command installs checker.stops' hook, `main(argv)` (as tests call it) not.
+LOST_CTRL_C = """
+import gc, os, signal, sys
+from checker import cli
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as at a prompt
+fired = []
+def callback(phase, info):
+    if phase == "start" and not fired and cli._UNDER_WAY:
+        fired.append(1)
+        os.kill(os.getpid(), signal.SIGINT)  # handled here, inside the callback
+        sum(range(1000))
+gc.callbacks.append(callback)
+args = ["check", "--kind", "thread", "--no-cover", "--db", "none", "--replay-dir", "none"]
+if sys.argv[1] == "command":
+    sys.argv = ["sockcheck", *args, "--examples", "1000"]
+    sys.exit(cli.main())
+sys.exit(cli.main([*args, "--examples", "20"]))
+"""
+
+
+@pytest.mark.parametrize("how", ["command", "called"])
+def test_a_ctrl_c_lost_in_a_gc_callback_still_stops_the_check(tmp_path: Path, how: str) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    run = subprocess.Popen(
+        [sys.executable, "-c", LOST_CTRL_C, how],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TMPDIR": str(tmp)},
+        start_new_session=True,
+    )
+    out, err, _ = finish(run)
+    if how == "command":
+        assert (run.returncode, err.splitlines()[-1:]) == (130, ["sockcheck: interrupted"]), (out, err)
+    else:  # without the hook: the stop printed and lost, the check run to its end
+        assert run.returncode == 0 and "KeyboardInterrupt" in err, (out, err)
     assert_nothing_left(tmp)

@@ -236,9 +236,9 @@ def test_merge_counts_the_database_examples_once_not_once_a_shard() -> None:
 # (seen once in a fresh-clone suite: test_jobs_cli's sigterm case, stderr not one line).
 LOST_STOP = """
 import gc, os, signal, sys
-from checker import jobs
+from checker import jobs, stops
 if sys.argv[1] == "hook":
-    sys.unraisablehook = jobs._unraisable
+    stops.raise_lost_stops(jobs._stopped)
 signal.signal(signal.SIGTERM, jobs._stopped)
 fired = []
 def callback(phase, info):
