@@ -23,7 +23,7 @@ from checker.driver import CannotRun, Driver, TargetInfo
 from checker.machine import Counterexample, RunConfig
 from checker.minimize import replayable
 from checker.results import database_line, failure_lines, result_json, shrinking_line
-from checker.run import FlakyTarget, KindResult, MissingClass, check_kind, shrink_seconds
+from checker.run import FlakyTarget, KindResult, MissingClass, check_kind, env_seconds, shrink_seconds
 from checker.targets import BadTarget, Target, resolve
 from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
 from model.explore import Bounds
@@ -238,16 +238,13 @@ def _say_how_far(signum: int, frame: object) -> None:
 
 def _deadline(measured: speed.Speed | None = None) -> float:
     """SOCKCHECK_DEADLINE, else the default scaled by the measured speed (never below it)."""
-    raw = os.environ.get("SOCKCHECK_DEADLINE", "")
-    if not raw:
-        return DEFAULT_DEADLINE * (measured.factor if measured is not None else 1.0)
     try:
-        value = float(raw)
-    except ValueError:
-        raise UsageError(f"SOCKCHECK_DEADLINE={raw!r} is not a number of seconds") from None
-    if not value > 0:
-        raise UsageError(f"SOCKCHECK_DEADLINE={raw!r} is not a positive number of seconds")
-    return value
+        given = env_seconds("SOCKCHECK_DEADLINE")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if given is None:
+        return DEFAULT_DEADLINE * (measured.factor if measured is not None else 1.0)
+    return given
 
 
 def _shrink_bound() -> None:

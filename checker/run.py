@@ -51,19 +51,25 @@ MINIMIZE_SECONDS = 120.0
 SLOW_SHRINKING = engine.ExitReason.very_slow_shrinking.value  # Hypothesis's "stopped-because"
 
 
-def shrink_seconds() -> float:
-    """SOCKCHECK_SHRINK_SECONDS, else SHRINK_SECONDS; ValueError (its message says why)
-    for one that is not a positive number."""
-    raw = os.environ.get("SOCKCHECK_SHRINK_SECONDS", "")
+def env_seconds(name: str) -> float | None:
+    """The seconds the environment variable `name` gives (None: unset or empty); ValueError,
+    its message saying why, for one that is not a positive number."""
+    raw = os.environ.get(name, "")
     if not raw:
-        return SHRINK_SECONDS
+        return None
     try:
         value = float(raw)
     except ValueError:
-        raise ValueError(f"SOCKCHECK_SHRINK_SECONDS={raw!r} is not a number of seconds") from None
+        raise ValueError(f"{name}={raw!r} is not a number of seconds") from None
     if not value > 0:
-        raise ValueError(f"SOCKCHECK_SHRINK_SECONDS={raw!r} is not a positive number of seconds")
+        raise ValueError(f"{name}={raw!r} is not a positive number of seconds")
     return value
+
+
+def shrink_seconds() -> float:
+    """SOCKCHECK_SHRINK_SECONDS, else SHRINK_SECONDS (env_seconds' ValueError for a bad one)."""
+    given = env_seconds("SOCKCHECK_SHRINK_SECONDS")
+    return SHRINK_SECONDS if given is None else given
 
 
 @contextlib.contextmanager
