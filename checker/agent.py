@@ -30,6 +30,7 @@ import contextlib
 import errno
 import gc
 import importlib
+import inspect
 import itertools
 import json
 import os
@@ -389,6 +390,7 @@ class Agent(object):
     def __init__(self, out):
         self.out = out
         self.module = None
+        self.made = None  # the user's server class or factory (UserServer), if the target is one
         self.events = Events()
         self.main_thread = threading.current_thread()  # the one that reads commands
         self.jitter = 0.0  # the longest random pause at a window point (cmd_jitter)
@@ -427,7 +429,7 @@ class Agent(object):
 
     # -- commands -----------------------------------------------------------------------
 
-    def cmd_load(self, source, path=None, name=None):
+    def cmd_load(self, source, path=None, name=None, server=None, server_root=None, server_label=None):
         try:
             if source == "stdlib":
                 module = importlib.import_module(STDLIB_MODULE)
@@ -446,7 +448,7 @@ class Agent(object):
         present = [
             c for c in ("ThreadingTCPServer", "ForkingTCPServer", "BaseRequestHandler") if hasattr(module, c)
         ]
-        return {
+        reply = {
             "version": list(sys.version_info[:3]),
             "implementation": IMPLEMENTATION,
             "executable": sys.executable,
@@ -454,6 +456,11 @@ class Agent(object):
             "classes": present,
             "lacks": _lacks(module),
         }
+        if server is not None:
+            self.made = UserServer.load(server, server_root, module, server_label or server)
+            reply["server"] = self.made.describe()
+            reply["lacks"] = self.made.lacks(module)
+        return reply
 
     def cmd_start(self, kind, deadline, transport="tcp"):
         self.reset()
@@ -466,21 +473,23 @@ class Agent(object):
         if hasattr(gc, "freeze"):  # 3.7+: what lives now is never garbage of this example's,
             gc.freeze()  # so the collections observe() makes need not look at it again
         self.foreign_sockets = set((_sockets() or {}).values())
-        base = _server_class(self.module, kind, transport)
-        server_class = _instrumented_server(self, base)
-        handler_class = _probe_handler(self, self.module.BaseRequestHandler)
         if self._unix():
             self.folder = tempfile.mkdtemp(prefix="sockcheck-")
             address = os.path.join(self.folder, "server")
         else:
             address = ("127.0.0.1", 0)
-        self.server = server_class(address, handler_class)
+        if self.made is not None:  # a server class or factory of the user's (--server)
+            base, self.server = self.made.build(self, address)
+        else:
+            base = _server_class(self.module, kind, transport)
+            handler_class = _probe_handler(self, self.module.BaseRequestHandler)
+            self.server = _instrumented_server(self, base)(address, handler_class)
         self.server.timeout = TIMEOUT
         stopped = getattr(self.server, "_BaseServer__is_shut_down", None)
         if stopped is not None:  # every CPython has it; a rewritten BaseServer may not
             self.server._BaseServer__is_shut_down = Announced(stopped, self.events)
         self.server_inode = _inode(self.server.socket.fileno())
-        return {"class": base.__name__, "composed": base.__module__ == __name__}
+        return {"class": base.__name__, "composed": base.__module__ == __name__ and self.made is None}
 
     def _unix(self):
         return TRANSPORTS[self.transport][1] != socket.AF_INET
@@ -1241,6 +1250,219 @@ class Agent(object):
         for fd in (self.events.rfd, self.out.fileno(), 0):
             with suppress(OSError):
                 os.close(fd)
+
+
+MIXIN_KINDS = (("ThreadingMixIn", "thread"), ("ForkingMixIn", "fork"))
+# The mix-in attributes the model knows, as a server class may set them (ThreadingHTTPServer
+# sets daemon_threads): the model's server starts with the values the class starts with.
+MODELLED_ATTRIBUTES = ("block_on_close", "daemon_threads", "max_children")
+
+
+class UserServer(object):
+    """A server class or factory of the user's (`--server MODULE:NAME`, `--server FILE.py:NAME`).
+
+    Loaded once: imported, built once with a plain handler to learn its kind (the mix-in in
+    its class's MRO), its transport (its socket), the modelled attributes it starts with and
+    the mix-in's module, then closed. Each example then builds one around the probe handler:
+    a class is subclassed by the instrumented server, as the module's classes are; a factory's
+    server gets the instrumented subclass of its own class as its __class__ once built, so
+    its constructor runs as the user wrote it.
+    """
+
+    def __init__(self, spec, made, trial):
+        self.spec = spec
+        self.made = made
+        self.is_class = inspect.isclass(made)
+        self.cls = trial.__class__
+        self.kind = _kind_of(self.cls, spec)
+        self.transport = _transport_of(trial, spec)
+        self.attributes = {}
+        for name in MODELLED_ATTRIBUTES:
+            value = getattr(trial, name, None)
+            if isinstance(value, (bool, int)):
+                self.attributes[name] = value
+        self.handler_base = _handler_base(self.cls)
+
+    @classmethod
+    def load(cls, spec, root, module, label):
+        made = _import_server(spec, root, label)
+        if inspect.isclass(made):
+            if not _has_base(made, "BaseServer"):
+                raise LoadError(
+                    "--server %s: %s is not a socketserver server (no BaseServer in its MRO)"
+                    % (label, made.__name__)
+                )
+        elif not callable(made):
+            raise LoadError("--server %s: neither a server class nor a factory: %r" % (label, made))
+        trial = _trial_build(made, label, module)
+        try:
+            return cls(label, made, trial)
+        finally:
+            _close_trial(trial)
+
+    def describe(self):
+        mixins = [c for c in inspect.getmro(self.cls) if c.__name__ in dict(MIXIN_KINDS)]
+        return {
+            "spec": self.spec,
+            "class": self.cls.__name__,
+            "qualified": "%s.%s" % (self.cls.__module__, self.cls.__name__),
+            "factory": not self.is_class,
+            "kind": self.kind,
+            "transport": self.transport,
+            "attributes": self.attributes,
+            "mixin_module": mixins[0].__module__ if mixins else None,
+        }
+
+    def lacks(self, module):
+        """FEATURES as the class has them (its own mix-in's), the rest as the module has them."""
+        own = {"BaseServer": self.cls}
+        own.update(dict((name, self.cls) for name, kind in MIXIN_KINDS if kind == self.kind))
+        lacking = []
+        for holder, attribute in FEATURES:
+            where = own.get(holder) or getattr(module, holder, None)
+            if not hasattr(where, attribute):
+                lacking.append("%s.%s" % (holder, attribute))
+        return lacking
+
+    def build(self, agent, address):
+        """(the user's class, a server of it around the probe handler, instrumented)."""
+        handler = _probe_handler(agent, self.handler_base)
+        if self.is_class:
+            server = _instrumented_server(agent, self.made)(address, handler)
+            base = self.made
+        else:
+            server = _call_factory(self.made, self.spec, address, handler)
+            base = server.__class__
+            server.__class__ = _instrumented_server(agent, base)
+        _check_handler(server, handler, self.spec)
+        return base, server
+
+
+def _import_server(spec, root, label):
+    """The object `spec` names: FILE.py:NAME (the file's folder on sys.path, for its own
+    imports) or MODULE:NAME (imported with `root`, the checker's working folder, on sys.path)."""
+    where, _, name = spec.rpartition(":")
+    shown = label.rpartition(":")[0]  # the module or file as the user named it
+    if not where or not name:
+        raise LoadError("--server %s: expected MODULE:NAME or FILE.py:NAME" % label)
+    try:
+        if where.endswith(".py"):
+            if not os.path.isfile(where):
+                raise LoadError("--server %s: no such file" % label)
+            sys.path.insert(0, os.path.dirname(where))
+            stem = os.path.splitext(os.path.basename(where))[0]
+            module = _load_file(stem if stem not in sys.modules else "sockcheck_server_" + stem, where)
+        else:
+            if root:
+                sys.path.insert(0, root)
+            module = importlib.import_module(where)
+    except LoadError:
+        raise
+    except BaseException as exc:  # whatever the import raised: one line, never a traceback
+        raise LoadError("--server %s: cannot import %s: %s" % (label, shown, _oneline(exc)))  # noqa: B904
+    made = module
+    for part in name.split("."):
+        if not hasattr(made, part):
+            raise LoadError("--server %s: %s has no %s" % (label, shown, name))
+        made = getattr(made, part)
+    return made
+
+
+def _has_base(cls, name):
+    return any(c.__name__ == name for c in inspect.getmro(cls))
+
+
+def _kind_of(cls, spec):
+    kinds = [kind for name, kind in MIXIN_KINDS if _has_base(cls, name)]
+    if len(kinds) > 1:
+        raise LoadError("--server %s: both ThreadingMixIn and ForkingMixIn in its MRO; pass --kind" % spec)
+    return kinds[0] if kinds else "sync"
+
+
+def _transport_of(server, spec):
+    sock = getattr(server, "socket", None)
+    family, kind = getattr(sock, "family", None), getattr(sock, "type", None)
+    for name, (_, fam, typ) in TRANSPORTS.items():
+        if fam is not None and fam == family and typ == kind:
+            return name
+    raise LoadError(
+        "--server %s: its socket (family %s, type %s) is none of %s"
+        % (spec, family, kind, ", ".join(sorted(TRANSPORTS)))
+    )
+
+
+def _handler_base(cls):
+    """BaseRequestHandler of the socketserver module the class's BaseServer comes from."""
+    for c in inspect.getmro(cls):
+        if c.__name__ == "BaseServer":
+            owner = sys.modules.get(c.__module__)
+            if owner is not None and hasattr(owner, "BaseRequestHandler"):
+                return owner.BaseRequestHandler
+    return importlib.import_module(STDLIB_MODULE).BaseRequestHandler
+
+
+def _trial_addresses(made):
+    """Where a trial server may bind: a class's own family; a factory's is found by trying."""
+    family = getattr(made, "address_family", None) if inspect.isclass(made) else None
+    unix = getattr(socket, "AF_UNIX", None)
+    if family != unix or unix is None:
+        yield ("127.0.0.1", 0)
+    if unix is not None and family in (unix, None):
+        # A short name: an AF_UNIX path has 107 bytes, and TMPDIR may be deep already.
+        yield os.path.join(tempfile.mkdtemp(prefix="t-"), "server")
+
+
+def _trial_build(made, spec, module):
+    base = _handler_base(made) if inspect.isclass(made) else module.BaseRequestHandler
+    handler = type(base)("TrialHandler", (base,), {})  # 2.7's are classic classes
+    first = None
+    for address in _trial_addresses(made):
+        try:
+            server = _call_factory(made, spec, address, handler)
+        except LoadError as exc:
+            first = first or exc
+            continue
+        finally:
+            if not isinstance(address, tuple):
+                shutil.rmtree(os.path.dirname(address), ignore_errors=True)
+        if not hasattr(server, "serve_forever") or not hasattr(server, "socket"):
+            _close_trial(server)
+            raise LoadError(
+                "--server %s: returned %s, not a socketserver server" % (spec, type(server).__name__)
+            )
+        _check_handler(server, handler, spec)
+        return server
+    raise first
+
+
+def _call_factory(made, spec, address, handler):
+    try:
+        return made(address, handler)
+    except BaseException as exc:  # no `raise ... from None` on 2.7; only the message is sent
+        message = "--server %s: cannot be built with (%r, a handler class): %s"
+        message = message % (spec, address, _oneline(exc))
+    raise LoadError(message)
+
+
+def _check_handler(server, handler, spec):
+    """The handler the server runs must be the one it was given (or a subclass, or a partial
+    of one): the probe is what reports each request."""
+    runs = getattr(server, "RequestHandlerClass", None)
+    runs = getattr(runs, "func", runs)  # functools.partial(handler, ...)
+    if not (inspect.isclass(runs) and issubclass(runs, handler)):
+        _close_trial(server)
+        raise LoadError(
+            "--server %s: the server does not run the handler class it is given "
+            "(its RequestHandlerClass is %r)" % (spec, runs)
+        )
+
+
+def _close_trial(server):
+    """Close a server built only to be looked at; its socket too, should its server_close() not."""
+    with suppress(Exception):
+        server.server_close()
+    with suppress(Exception):
+        server.socket.close()
 
 
 def _instrumented_server(agent, base):

@@ -60,8 +60,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--python", metavar="PYTHON", help="the interpreter to run impl or stdlib in")
     check.add_argument("--module", metavar="PATH", help="a socketserver.py to check in place of the stdlib's")
-    check.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
-    check.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="tcp")
+    check.add_argument(
+        "--server",
+        metavar="MODULE:NAME",
+        help="a server class or factory of your own to check (MODULE:NAME or FILE.py:NAME), "
+        "built on the target's socketserver",
+    )
+    check.add_argument(
+        "--kind",
+        choices=("thread", "fork", "both"),
+        help="default: both; with --server, the kind of the server's mix-in",
+    )
+    check.add_argument(
+        "--transport",
+        choices=(*(t.value for t in Transport), "all"),
+        help="default: tcp; with --server, the server's own",
+    )
     check.add_argument("--profile", default="auto", help="a profile name, or auto (default)")
     check.add_argument("--examples", type=_positive, default=DEFAULT_EXAMPLES)
     check.add_argument("--seed", type=int)
@@ -285,13 +299,38 @@ def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
         if name not in PROFILES:
             raise UsageError(f"--profile {name}: unknown; known: {', '.join(PROFILES)}, auto")
         return PROFILES[name]
-    if target.source == "package":
+    if target.source == "package" or _on_impl(info):
         return DOCUMENTED
     profile = profile_for_version(info.version)
     if profile is None or info.implementation != "cpython":
         version = ".".join(map(str, info.version))
         raise CannotRun(f"no profile models {info.implementation} {version} yet; pass --profile documented")
     return profile
+
+
+def _on_impl(info: TargetInfo) -> bool:
+    """A --server class built on impl's mix-ins: impl refines `documented`, so the class must."""
+    mixin = (info.server or {}).get("mixin_module") or ""
+    return mixin == "impl" or mixin.startswith("impl.")
+
+
+def _server_checks(args: argparse.Namespace, server: dict[str, Any]) -> tuple[list[Kind], list[Transport]]:
+    """A --server check's kind (its mix-in's, unless --kind says) and transport (its socket's)."""
+    own = Transport(server["transport"])
+    if args.transport not in (None, "all", own.value):
+        raise UsageError(
+            f"--transport {args.transport}: {server['class']} serves {own.value} only (its socket's)"
+        )
+    if args.kind is not None:
+        kinds = _kinds(args.kind)
+    elif server["kind"] in {k.value for k in Kind}:
+        kinds = [Kind(server["kind"])]
+    else:
+        raise UsageError(
+            f"--server {server['spec']}: {server['class']} has no ThreadingMixIn or ForkingMixIn in its MRO; "
+            "the sync kind is not modelled yet: pass --kind thread or --kind fork if it spawns workers"
+        )
+    return kinds, [own]
 
 
 def _kinds(choice: str) -> list[Kind]:
@@ -397,9 +436,9 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    target = resolve(args.target, args.module, args.python)
-    kinds = _kinds(args.kind)
-    transports = _transports(args.transport)
+    target = resolve(args.target, args.module, args.python, args.server)
+    kinds = _kinds(args.kind or "both")
+    transports = _transports(args.transport or "tcp")
     _shrink_bound()
     measured = speed.measure()  # before the agent starts: the machine as the run finds it
     deadline = _deadline(measured)
@@ -411,6 +450,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     driver = Driver(target, deadline)
     try:
         info = driver.load()
+        if info.server is not None:
+            kinds, transports = _server_checks(args, info.server)
+            if args.transport == "all":
+                only = f"{info.server['class']} serves {transports[0].value} only"
+                print(f"sockcheck check: {only}: checking that")
         profile = choose_profile(args.profile, target, info)
         version = ".".join(map(str, info.version))
         if args.jobs > 1:

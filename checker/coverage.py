@@ -76,18 +76,27 @@ class Coverage:
 
 @functools.cache
 def exploration(
-    profile: Profile, kind: Kind, transport: Transport, misuse: bool, with_block: bool
+    profile: Profile,
+    kind: Kind,
+    transport: Transport,
+    misuse: bool,
+    with_block: bool,
+    attributes: tuple[tuple[str, bool | int], ...] = (),
 ) -> Exploration:
+    """The explorer's run from the server's first state (`attributes`: a --server class's own)."""
     bounds = Bounds(workers=WORKERS, misuse=misuse, with_block=with_block)
+    key = (profile, kind, transport, bounds, *((attributes,) if attributes else ()))
     return cache.cached(
         "exploration",
-        (profile, kind, transport, bounds),
-        lambda: explore(profile, kind, transport, bounds, judge=False),
+        key,
+        lambda: explore(profile, kind, transport, bounds, judge=False, attributes=attributes),
     )
 
 
 def of(result: KindResult) -> Coverage:
-    ex = exploration(result.profile, result.kind, result.transport, result.misuse, result.with_block)
+    ex = exploration(
+        result.profile, result.kind, result.transport, result.misuse, result.with_block, result.attributes
+    )
     reach = ex.edges
     cases = frozenset((g, e) for e, stake in ex.cases.items() for g in stake)
     return Coverage(
@@ -172,7 +181,7 @@ def take_the_windows(machine: type[RefinementMachine], ex: Exploration) -> list[
     """Open every window in the first states where it opens: the failures seen, one per
     guarantee (or kind of failure), the shortest."""
     config = machine.config
-    ends = _run_ends(config.profile, config.kind, config.transport, ex)
+    ends = _run_ends(config.profile, State.initial(config.kind, config.transport, config.attributes), ex)
     found: dict[str, Failure] = {}
     for window in WINDOWS:
         for variant in _variants(window):
@@ -195,14 +204,12 @@ def _variants(window: Window) -> tuple[int, ...]:
     return (0, 1) if window.intruder not in ("server_close", "shutdown") else (0,)
 
 
-def _run_ends(
-    profile: Profile, kind: Kind, transport: Transport, ex: Exploration
-) -> list[tuple[tuple[Event, ...], State]]:
+def _run_ends(profile: Profile, initial: State, ex: Exploration) -> list[tuple[tuple[Event, ...], State]]:
     """Each distinct state the explorer's shortest runs end in (the initial state first), with
     the run, shortest first: where the machine is after playing it."""
-    ends: dict[State, tuple[Event, ...]] = {State.initial(kind, transport): ()}
+    ends: dict[State, tuple[Event, ...]] = {initial: ()}
     for _, run in sorted(ex.runs.items(), key=lambda item: (len(item[1]), item[0])):
-        state = State.initial(kind, transport)
+        state = initial
         for event in run:
             state = step(profile, state, _renumbered(state, event))
         ends.setdefault(state, run)

@@ -44,6 +44,9 @@ class TargetInfo:
     # (2.7: BaseServer.__enter__, BaseServer.service_actions, ThreadingMixIn.block_on_close,
     # ...): steps that need one are steps this target cannot take, not failures.
     lacks: tuple[str, ...] = ()
+    # --server: what the agent learnt of the user's class or factory (agent.UserServer.describe):
+    # its class, kind, transport, the modelled attributes it starts with, its mix-in's module.
+    server: dict[str, Any] | None = attrs.field(default=None, hash=False)
 
 
 # The model's timeouts in seconds. SHORT is the agent's own server.timeout (agent.TIMEOUT),
@@ -101,6 +104,7 @@ class Driver:
             executable=result["executable"],
             file=result["file"],
             lacks=tuple(result.get("lacks", ())),
+            server=result.get("server"),
         )
         if restart and self._spare is None:
             with contextlib.suppress(CannotRun):  # no spare: the next restart waits, that is all

@@ -194,6 +194,7 @@ MERGED = frozenset(
         "found_after",
         "reused",
         "shrink_cut_short",
+        "attributes",
     }
 )
 
@@ -221,6 +222,7 @@ def merge(shards: Sequence[KindResult], after: KindResult | None = None) -> Kind
         "profile": first.profile,
         "misuse": first.misuse,
         "with_block": first.with_block,
+        "attributes": first.attributes,  # the target's, as every shard learnt them
         "examples": sum(p.examples for p in parts),
         "steps": sum(p.steps for p in parts),
         "seconds": max(s.seconds for s in shards) + (after.seconds if after is not None else 0.0),

@@ -220,6 +220,8 @@ class RunConfig:
     windows_missed: dict[str, int] = attrs.field(factory=dict)
     # time.monotonic() when the first failure was raised: the search's time to find (issue 7).
     first_failure_at: float | None = None
+    # The modelled attributes a --server class starts with (model.State.initial), sorted.
+    attributes: tuple[tuple[str, bool | int], ...] = ()
 
     @property
     def contradicted(self) -> int:
@@ -235,7 +237,7 @@ class RefinementMachine(RuleBasedStateMachine):
         config = self.config
         self.driver = config.driver
         self.profile = config.profile
-        self.state = State.initial(config.kind, config.transport)
+        self.state = State.initial(config.kind, config.transport, config.attributes)
         self.shadow: State | None = None if self.profile == DOCUMENTED else self.state
         self.steps: list[Step] = []
         self.draws: list[int] = []  # every draw of this example, no-ops included

@@ -41,14 +41,16 @@ _KEYS = {"target", "deadline", "options", "failure"}  # what REPLAY of that form
 DEFAULT_CONFIRM = 5  # replays per failure before it is reported (see README: what it costs)
 # The RunConfig fields that change how a run's draws become steps: a replay must set each.
 # (interleave: whether draws past the plain ones are windows; jitter: the agent's pauses,
-# which a replay applies too.)
-DECODING = ("kind", "transport", "profile", "misuse", "muted", "interleave", "jitter")
+# which a replay applies too;
+# attributes: what a --server class starts with, which the model's first state has too.)
+DECODING = ("kind", "transport", "profile", "misuse", "muted", "interleave", "jitter", "attributes")
 # How a field's plain (literal) value is made back into RunConfig's; a plain one is kept.
 _DECODE: dict[str, Callable[[Any], Any]] = {
     "kind": Kind,
     "transport": Transport,
     "profile": lambda name: PROFILES[name],
     "muted": frozenset,
+    "attributes": lambda pairs: tuple((name, value) for name, value in pairs),
 }
 
 
@@ -132,6 +134,8 @@ def _plain(value: Any) -> Any:
         return value.value
     if isinstance(value, frozenset | set):
         return sorted(value)
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
     if isinstance(value, Profile):
         return value.name
     return value

@@ -18,7 +18,7 @@ from hypothesis.stateful import run_state_machine_as_test
 from hypothesis.statistics import collector
 
 from checker import coverage
-from checker.driver import CannotRun, Driver, TargetFailure
+from checker.driver import CannotRun, Driver, TargetFailure, TargetInfo
 from checker.machine import (
     WITH_BLOCK,
     Counterexample,
@@ -161,10 +161,27 @@ class KindResult:
     replay: dict[str, Any] = attrs.field(factory=dict, eq=False)
     # The bound Hypothesis's shrinking stopped at, in seconds (None: it ended by itself).
     shrink_cut_short: float | None = None
+    # The modelled attributes a --server class starts with (RunConfig's).
+    attributes: tuple[tuple[str, bool | int], ...] = ()
 
     @property
     def passed(self) -> bool:
         return not self.failures
+
+
+# The mix-in attributes each kind's model has; a --server class's own values of them are the
+# model's first state (block_on_close is the mix-ins', absent from a 2.7 or 3.6 class).
+KIND_ATTRIBUTES = {
+    Kind.THREAD: ("block_on_close", "daemon_threads"),
+    Kind.FORK: ("block_on_close", "max_children"),
+}
+
+
+def server_attributes(info: TargetInfo | None, kind: Kind) -> tuple[tuple[str, bool | int], ...]:
+    """What a --server class starts with of its kind's modelled attributes, sorted."""
+    learnt = (info.server or {}).get("attributes", {}) if info is not None else {}
+    names = KIND_ATTRIBUTES.get(kind, ())
+    return tuple(sorted((name, value) for name, value in learnt.items() if name in names))
 
 
 def preflight(driver: Driver, kind: Kind, transport: Transport) -> str:
@@ -218,6 +235,7 @@ def check_kind(
         muted=muted,
         interleave=interleave,
         jitter=jitter,
+        attributes=server_attributes(driver.info, kind),
     )
     if jitter:
         driver.jitter(jitter, seed or 0)
@@ -300,6 +318,7 @@ def cover_rest(
         interleave=interleave,
         jitter=jitter,
         edges=set(edges),  # what the search took is not taken again
+        attributes=server_attributes(driver.info, kind),
     )
     if jitter:
         driver.jitter(jitter, seed or 0)
@@ -315,7 +334,9 @@ def _covered(
 ) -> tuple[Failure, ...]:
     """`failures`, and those the coverage pass finds that are not one of them again."""
     config = machine.config
-    ex = coverage.exploration(config.profile, config.kind, config.transport, config.misuse, with_block)
+    ex = coverage.exploration(
+        config.profile, config.kind, config.transport, config.misuse, with_block, config.attributes
+    )
     failures = _new(failures, coverage.take_the_rest(machine, ex))
     if config.interleave:
         failures = _new(failures, coverage.take_the_windows(machine, ex))
@@ -355,6 +376,7 @@ def _result(
         confirmations=tuple(_confirmed(machine, f, confirm_times) for f in failures),
         found_after=None if config.first_failure_at is None else config.first_failure_at - started,
         replay=run_data(config),
+        attributes=config.attributes,
     )
 
 

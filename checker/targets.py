@@ -6,6 +6,7 @@ or `--python PATH` for impl and stdlib).
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,17 +25,31 @@ class Target:
     path: str | None = None
     name: str | None = None
     isolation: tuple[str, ...] = ("-I",)  # the interpreter's flags to shut out the environment
+    # --server: the user's server class or factory, as MODULE:NAME or /abs/FILE.py:NAME, built
+    # on the module above; and the folder MODULE is imported from (the check's working one).
+    server: str | None = None
+    server_root: str | None = None
 
     def load_args(self) -> dict[str, Any]:
-        return {"source": self.source, "path": self.path, "name": self.name}
+        args = {"source": self.source, "path": self.path, "name": self.name}
+        if self.server is not None:
+            args.update(server=self.server, server_root=self.server_root, server_label=self.label)
+        return args
 
 
 class BadTarget(ValueError):
     """A target that cannot be named or found; the CLI turns it into exit status 2."""
 
 
-def resolve(target: str, module: str | None, python: str | None = None) -> Target:
-    """The target named on the command line. --module replaces the stdlib module in it."""
+def resolve(target: str, module: str | None, python: str | None = None, server: str | None = None) -> Target:
+    """The target named on the command line. --module replaces the stdlib module in it;
+    --server checks a server class or factory built on that module instead of its classes."""
+    if server is not None:
+        if target == "impl":
+            raise BadTarget(
+                "--server checks a class built on socketserver; import impl's mix-ins in it instead"
+            )
+        return attrs.evolve(resolve(target, module, python), **server_spec(server))
     if target not in ("impl", "stdlib"):
         if python is not None:
             raise BadTarget(f"--target {target} names an interpreter; --python goes with impl or stdlib")
@@ -69,3 +84,23 @@ def _interpreter(python: str | None, flag: str) -> Interpreter:
             f"{flag} {python}: {found.label} is too old: the checker runs targets on 2.7 and on 3.6 or newer"
         )
     return found
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+
+
+def server_spec(spec: str) -> dict[str, Any]:
+    """--server MODULE:NAME or FILE.py:NAME as Target fields: a file by its absolute path (a
+    replay then finds it from any folder), a module with the folder it is imported from."""
+    where, colon, name = spec.rpartition(":")
+    if not colon or not where or not _NAME.match(name):
+        raise BadTarget(f"--server {spec}: expected MODULE:NAME or FILE.py:NAME (NAME a class or a factory)")
+    label = {"label": spec}
+    if where.endswith(".py"):
+        path = Path(where)
+        if not path.is_file():
+            raise BadTarget(f"--server {spec}: no such file: {where}")
+        return {**label, "server": f"{path.resolve()}:{name}", "server_root": None}
+    if not _NAME.match(where):
+        raise BadTarget(f"--server {spec}: {where!r} is neither a module name nor a .py file")
+    return {**label, "server": spec, "server_root": str(Path.cwd())}

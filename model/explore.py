@@ -323,9 +323,10 @@ def explore(
     transport: Transport = Transport.TCP,
     bounds: Bounds = Bounds(),
     judge: bool = True,  # check the guarantees (off: only the states and transitions, twice as fast)
+    attributes: tuple[tuple[str, bool | int], ...] = (),  # what the server starts with (State.initial)
 ) -> Exploration:
     started = time.monotonic()
-    initial = State.initial(kind, transport)
+    initial = State.initial(kind, transport, attributes)
     index: dict[State, int] = {initial: 0}
     states: list[State] = [initial]
     parent: list[tuple[int, str, Event] | None] = [None]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
+from typing import Any
 
 import attrs
 
@@ -209,8 +211,12 @@ class State:
     workers: tuple[Worker, ...] = ()
 
     @classmethod
-    def initial(cls, kind: Kind, transport: Transport = Transport.TCP) -> State:
-        return cls(server=Server(kind=kind, transport=transport))
+    def initial(
+        cls, kind: Kind, transport: Transport = Transport.TCP, attributes: Iterable[tuple[str, Any]] = ()
+    ) -> State:
+        """A fresh server; `attributes`, the mix-in attributes its class starts with where they
+        are not the mix-in's own defaults (ThreadingHTTPServer: daemon_threads true)."""
+        return cls(server=Server(kind=kind, transport=transport, **dict(attributes)))
 
     @property
     def held(self) -> tuple[Worker, ...]:
