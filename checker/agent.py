@@ -429,7 +429,15 @@ class Agent(object):
 
     # -- commands -----------------------------------------------------------------------
 
-    def cmd_load(self, source, path=None, name=None, server=None, server_root=None, server_label=None):
+    def _method(self, name):
+        """The server's method that stands for one of BaseServer's calls: its own, or the one
+        a --server target's contract names instead (`stop` for shutdown, say)."""
+        contract = self.made.contract if self.made is not None else {}
+        return getattr(self.server, contract.get(name, name))
+
+    def cmd_load(
+        self, source, path=None, name=None, server=None, server_root=None, server_label=None, contract=None
+    ):
         try:
             if source == "stdlib":
                 module = importlib.import_module(STDLIB_MODULE)
@@ -457,7 +465,7 @@ class Agent(object):
             "lacks": _lacks(module),
         }
         if server is not None:
-            self.made = UserServer.load(server, server_root, module, server_label or server)
+            self.made = UserServer.load(server, server_root, module, server_label or server, contract)
             reply["server"] = self.made.describe()
             reply["lacks"] = self.made.lacks(module)
         return reply
@@ -605,7 +613,7 @@ class Agent(object):
         """serve_forever() on a thread of its own; `accepted`: connections waiting in the
         backlog (of a loop stopped at max_children) that this loop takes. With poll_interval
         None its select() waits for a connection: watched, to see it sit there."""
-        server = self.server
+        serve = self._method("serve_forever")  # this server's, whatever self.server is later
         self.loop_start = len(self.events.log)
         self.count_turns = turn
         self.loop_poll = poll_interval
@@ -615,7 +623,7 @@ class Agent(object):
         armed = self._arm_next_turn(lambda: None) if first_turn else None
         self.loop_call = Call(
             "serve_forever",
-            lambda: server.serve_forever(poll_interval),
+            lambda: serve(poll_interval),
             self.events,
             watch=True,  # a loop at the cap may wait in vain (see _hopeless)
         )
@@ -722,7 +730,7 @@ class Agent(object):
                 return
 
     def _shutdown(self, watch=False):
-        self.shutdown_call = Call("shutdown", self.server.shutdown, self.events, watch=watch)
+        self.shutdown_call = Call("shutdown", self._method("shutdown"), self.events, watch=watch)
 
     def cmd_release(
         self,
@@ -792,7 +800,7 @@ class Agent(object):
         `by_handler`) server_close() called by that request's handler on its own thread; with
         `turn` (misuse: a loop runs), also wait until the loop has made a whole turn on the
         closed socket."""
-        close = self._exit_with_error if by_exit else self.server.server_close
+        close = self._exit_with_error if by_exit else self._method("server_close")
         if by_handler is None:
             self.close_call = Call("server_close", close, self.events, watch=True)
         else:
@@ -841,7 +849,7 @@ class Agent(object):
         if op == "set":
             self._set(intruder["name"], intruder["value"])
         elif op == "close":
-            self.close_call = Call("server_close", self.server.server_close, self.events, watch=True)
+            self.close_call = Call("server_close", self._method("server_close"), self.events, watch=True)
             self.close_call.settle(False, self.deadline)
         else:
             assert op == "shutdown", op
@@ -1269,8 +1277,9 @@ class UserServer(object):
     its constructor runs as the user wrote it.
     """
 
-    def __init__(self, spec, made, trial):
+    def __init__(self, spec, made, trial, contract=None):
         self.spec = spec
+        self.contract = _contract_of(made, trial, spec, contract)
         self.made = made
         self.is_class = inspect.isclass(made)
         self.cls = trial.__class__
@@ -1284,7 +1293,7 @@ class UserServer(object):
         self.handler_base = _handler_base(self.cls)
 
     @classmethod
-    def load(cls, spec, root, module, label):
+    def load(cls, spec, root, module, label, contract=None):
         made = _import_server(spec, root, label)
         if inspect.isclass(made):
             if not _has_base(made, "BaseServer"):
@@ -1296,7 +1305,7 @@ class UserServer(object):
             raise LoadError("--server %s: neither a server class nor a factory: %r" % (label, made))
         trial = _trial_build(made, label, module)
         try:
-            return cls(label, made, trial)
+            return cls(label, made, trial, contract)
         finally:
             _close_trial(trial)
 
@@ -1311,6 +1320,7 @@ class UserServer(object):
             "transport": self.transport,
             "attributes": self.attributes,
             "mixin_module": mixins[0].__module__ if mixins else None,
+            "contract": self.contract,
         }
 
     def lacks(self, module):
@@ -1366,6 +1376,27 @@ def _import_server(spec, root, label):
             raise LoadError("--server %s: %s has no %s" % (label, shown, name))
         made = getattr(made, part)
     return made
+
+
+# BaseServer's calls that a server of its own contract may make by another name.
+CONTRACT_CALLS = ("serve_forever", "shutdown", "server_close")
+
+
+def _contract_of(made, trial, spec, given):
+    """{BaseServer call: the server's method made instead}: from --contract, else from the
+    class's or factory's own `sockcheck_contract` attribute (a dict), else none."""
+    contract = dict(given or getattr(made, "sockcheck_contract", None) or {})
+    for call, method in sorted(contract.items()):
+        if call not in CONTRACT_CALLS:
+            raise LoadError(
+                "--server %s: its contract names %r; it may name %s" % (spec, call, ", ".join(CONTRACT_CALLS))
+            )
+        if not callable(getattr(trial, str(method), None)):
+            raise LoadError(
+                "--server %s: its contract makes %s() by %s(), which the server has not"
+                % (spec, call, method)
+            )
+    return contract
 
 
 def _has_base(cls, name):

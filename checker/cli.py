@@ -67,6 +67,12 @@ def build_parser() -> argparse.ArgumentParser:
         "built on the target's socketserver",
     )
     check.add_argument(
+        "--contract",
+        metavar="CALL=METHOD,...",
+        help="with --server: the server's own methods for serve_forever, shutdown or server_close "
+        "(e.g. shutdown=stop)",
+    )
+    check.add_argument(
         "--kind",
         choices=("thread", "fork", "both"),
         help="default: both; with --server, the kind of the server's mix-in",
@@ -436,7 +442,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    target = resolve(args.target, args.module, args.python, args.server)
+    target = resolve(args.target, args.module, args.python, args.server, args.contract)
     kinds = _kinds(args.kind or "both")
     transports = _transports(args.transport or "tcp")
     _shrink_bound()

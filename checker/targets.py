@@ -29,11 +29,15 @@ class Target:
     # on the module above; and the folder MODULE is imported from (the check's working one).
     server: str | None = None
     server_root: str | None = None
+    # BaseServer calls the server makes by methods of its own ((call, method), ...): --contract.
+    contract: tuple[tuple[str, str], ...] = ()
 
     def load_args(self) -> dict[str, Any]:
         args = {"source": self.source, "path": self.path, "name": self.name}
         if self.server is not None:
             args.update(server=self.server, server_root=self.server_root, server_label=self.label)
+            if self.contract:
+                args["contract"] = dict(self.contract)
         return args
 
 
@@ -41,7 +45,13 @@ class BadTarget(ValueError):
     """A target that cannot be named or found; the CLI turns it into exit status 2."""
 
 
-def resolve(target: str, module: str | None, python: str | None = None, server: str | None = None) -> Target:
+def resolve(
+    target: str,
+    module: str | None,
+    python: str | None = None,
+    server: str | None = None,
+    contract: str | None = None,
+) -> Target:
     """The target named on the command line. --module replaces the stdlib module in it;
     --server checks a server class or factory built on that module instead of its classes."""
     if server is not None:
@@ -49,7 +59,11 @@ def resolve(target: str, module: str | None, python: str | None = None, server: 
             raise BadTarget(
                 "--server checks a class built on socketserver; import impl's mix-ins in it instead"
             )
-        return attrs.evolve(resolve(target, module, python), **server_spec(server))
+        return attrs.evolve(
+            resolve(target, module, python), **server_spec(server), contract=_contract(contract)
+        )
+    if contract is not None:
+        raise BadTarget("--contract goes with --server")
     if target not in ("impl", "stdlib"):
         if python is not None:
             raise BadTarget(f"--target {target} names an interpreter; --python goes with impl or stdlib")
@@ -104,3 +118,20 @@ def server_spec(spec: str) -> dict[str, Any]:
     if not _NAME.match(where):
         raise BadTarget(f"--server {spec}: {where!r} is neither a module name nor a .py file")
     return {**label, "server": spec, "server_root": str(Path.cwd())}
+
+
+CONTRACT_CALLS = ("serve_forever", "shutdown", "server_close")
+
+
+def _contract(text: str | None) -> tuple[tuple[str, str], ...]:
+    """--contract CALL=METHOD[,CALL=METHOD]: BaseServer calls the server makes by its own methods."""
+    if text is None:
+        return ()
+    pairs = []
+    for item in text.split(","):
+        call, equals, method = item.strip().partition("=")
+        if not equals or call not in CONTRACT_CALLS or not method.isidentifier():
+            calls = ", ".join(CONTRACT_CALLS)
+            raise BadTarget(f"--contract {text}: expected CALL=METHOD[,CALL=METHOD], CALL one of {calls}")
+        pairs.append((call, method))
+    return tuple(sorted(pairs))

@@ -145,3 +145,32 @@ def test_a_server_class_runs_in_another_interpreter(tmp_path: Path, python: str)
     status, data = check_json(tmp_path, "--target", python, "--server", f"{SERVERS}:ForkingUnixServer")
     assert status == 0, data
     assert data["results"][0]["profile"] == {"python2.7": "cpython-2.7", "python3.6": "cpython-3.6"}[python]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--server", f"{SERVERS}:ContractOfNothing"], "its contract makes shutdown() by halt()"),
+        (["--server", f"{SERVERS}:ThreadingServer", "--contract", "shutdown=nope"], "by nope()"),
+        (["--server", f"{SERVERS}:ThreadingServer", "--contract", "stop=shutdown"], "expected CALL=METHOD"),
+        (["--contract", "shutdown=stop"], "--contract goes with --server"),
+    ],
+)
+def test_a_bad_contract_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], args: list[str], words: str
+) -> None:
+    assert words in one_line_exit_2(capsys, *args)
+
+
+def test_a_contract_names_the_servers_own_stop_method(tmp_path: Path) -> None:
+    """shutdown() is made by stop(): a stop() that waits for the loop passes, one that returns
+    before the loop stopped breaks shutdown-stops-loop (seen: with the contract ignored, the
+    second passes, since BaseServer.shutdown() is called instead)."""
+    status, _ = check_json(tmp_path, "--server", f"{SERVERS}:StopServer", "--seed", "0")
+    assert status == 0
+    status, data = check_json(
+        tmp_path, "--server", f"{SERVERS}:StopReturnsEarly", "--seed", "0", "--examples", "60"
+    )
+    assert status == 1
+    broken = {f.get("guarantee") for f in data["results"][0]["failures"]}
+    assert "shutdown-stops-loop" in broken, broken

@@ -72,3 +72,35 @@ def returns_nothing(server_address, handler):
 
 
 NOT_CALLABLE = 3
+
+
+class StopServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """Stopped by a method of its own: its contract says stop() stands for shutdown()."""
+
+    sockcheck_contract = {"shutdown": "stop"}
+
+    def stop(self):
+        self.shutdown()
+
+
+class StopReturnsEarly(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """stop() asks the loop to stop and returns without waiting for it."""
+
+    sockcheck_contract = {"shutdown": "stop"}
+
+    def stop(self):
+        self._BaseServer__shutdown_request = True
+
+
+class StopAlsoCloses(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    """stop() stops the loop and closes the server too: beyond shutdown()'s contract."""
+
+    sockcheck_contract = {"shutdown": "stop"}
+
+    def stop(self):
+        self.shutdown()
+        self.server_close()
+
+
+class ContractOfNothing(socketserver.ThreadingMixIn, socketserver.TCPServer):
+    sockcheck_contract = {"shutdown": "halt"}
