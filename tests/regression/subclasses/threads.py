@@ -55,10 +55,10 @@ class CloseCallsMixIn(_Base):
 
 class CloseJoinsWithTimeout(_Base):
     """Meant: wait for the handlers on close, but never hang forever on a stuck one. It keeps
-    its own list and joins each thread with a timeout, so server_close() returns while a
-    handler it was to wait for still runs (and it never prunes the list either)."""
+    its own list and joins each thread with a (short) timeout, so server_close() returns
+    while a handler it was to wait for still runs (and it never prunes the list either)."""
 
-    join_timeout = 0.05
+    join_timeout = 0.001
 
     def process_request(self, request, client_address):
         thread = threading.Thread(target=self.process_request_thread, args=(request, client_address))
@@ -258,7 +258,8 @@ class BareExcept(_Base):
 class PooledThreads(_Base):
     """Meant: bound the number of threads with a pool (a common fix for thread-per-request).
     A pool of two: a third held client's handler never starts, the pool's threads outlive
-    their requests, and server_close() does not wait for any of them."""
+    their requests (and are daemons or not as the thread that submits is, whatever
+    daemon_threads says), and server_close() does not wait for any of them."""
 
     def process_request(self, request, client_address):
         if "pool" not in vars(self):
@@ -373,3 +374,10 @@ class BlockOnCloseOffInInit(_Base):
     def __init__(self, server_address, handler, bind_and_activate=True):
         socketserver.TCPServer.__init__(self, server_address, handler, bind_and_activate)
         self.block_on_close = False
+
+
+class CloseJoinsWithLongTimeout(CloseJoinsWithTimeout):
+    """CloseJoinsWithTimeout with the timeout people really pick: server_close() gives each
+    handler five seconds, then returns while it still runs."""
+
+    join_timeout = 5.0
