@@ -129,7 +129,8 @@ class OwnPidsNeverWaited(_Base):
     def process_request(self, request, client_address):
         pid = os.fork()
         if pid:
-            self.pids = getattr(self, "pids", []) + [pid]
+            self.pids = getattr(self, "pids", [])
+            self.pids.append(pid)
             self.close_request(request)
             return
         status = 1

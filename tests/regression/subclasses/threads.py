@@ -86,7 +86,9 @@ class CloseJoinsSnapshot(_Base):
 
     def process_request(self, request, client_address):
         thread = threading.Thread(
-            target=self.process_request_thread, args=(request, client_address), name="handler-%s" % id(request)
+            target=self.process_request_thread,
+            args=(request, client_address),
+            name="handler-%s" % id(request),
         )
         thread.daemon = self.daemon_threads
         thread.start()
