@@ -106,9 +106,11 @@ UNCAUGHT: dict[str, str] = {
     "threads:CloseJoinsWithLongTimeout": (
         "server_close() joins each handler with a 5 s timeout: it returns while a handler still "
         "runs only once a step holds a worker for longer than 5 s, and no step does (a blocked "
-        "close is judged after a few ms, a liveness deadline is ~1-3 s); found only with a "
-        "timeout shorter than a step (CloseJoinsWithTimeout, 1 ms). A gap: close-waits would "
-        "need a hold longer than the largest join timeout a user picks"
+        "close is judged after a few ms, a liveness deadline is ~1-3 s); found with a timeout "
+        "shorter than a step (CloseJoinsWithTimeout, 1 ms). What sockcheck does find in it is "
+        "its other bug (close-returns, close-raises-nothing: it joins whatever block_on_close "
+        "says, and joins the calling thread without raising), never close-waits. A gap: "
+        "close-waits would need a hold longer than the largest join timeout a user picks"
     ),
 }
 
