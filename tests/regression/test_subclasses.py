@@ -60,7 +60,7 @@ BROKEN: tuple[Broken, ...] = (
     Broken("threads.py", "PooledThreads", "daemon-at-spawn", 1),
     Broken("threads.py", "FinishSwallows", "handle-error-once", 2),
     Broken("threads.py", "FinishReportsAndReraises", "handle-error-once", 2),
-    Broken("threads.py", "HandleErrorReraises", "handle-error-prints", 2),
+    Broken("threads.py", "HandleErrorReraises", "handle-error-prints", 1),
     Broken("threads.py", "HandleErrorOneLine", "handle-error-prints", 1),
     Broken("threads.py", "VerifyCountsPerClient", "dispatch-does-not-wait", 1),
     # --- forks.py -----------------------------------------------------------------------
