@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socketserver
 
+from impl.bounded_threading_mixin import BoundedThreadingMixIn
 from impl.forking_mixin import ForkingMixIn
+from impl.thread_pool_mixin import ThreadPoolMixIn
 from impl.threading_mixin import ThreadingMixIn
 
 
@@ -37,4 +39,36 @@ class ForkingUnixStreamServer(ForkingMixIn, socketserver.UnixStreamServer):
 
 
 class ForkingUnixDatagramServer(ForkingMixIn, socketserver.UnixDatagramServer):
+    pass
+
+
+class ThreadPoolTCPServer(ThreadPoolMixIn, socketserver.TCPServer):
+    pass
+
+
+class ThreadPoolUDPServer(ThreadPoolMixIn, socketserver.UDPServer):
+    pass
+
+
+class ThreadPoolUnixStreamServer(ThreadPoolMixIn, socketserver.UnixStreamServer):
+    pass
+
+
+class ThreadPoolUnixDatagramServer(ThreadPoolMixIn, socketserver.UnixDatagramServer):
+    pass
+
+
+class BoundedThreadingTCPServer(BoundedThreadingMixIn, socketserver.TCPServer):
+    pass
+
+
+class BoundedThreadingUDPServer(BoundedThreadingMixIn, socketserver.UDPServer):
+    pass
+
+
+class BoundedThreadingUnixStreamServer(BoundedThreadingMixIn, socketserver.UnixStreamServer):
+    pass
+
+
+class BoundedThreadingUnixDatagramServer(BoundedThreadingMixIn, socketserver.UnixDatagramServer):
     pass

@@ -16,6 +16,7 @@ still holds, which CPython's own test_socketserver counts (bpo-37193, test_threa
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from impl.dispatching import DispatchTracking
@@ -54,7 +55,15 @@ class ThreadingMixIn(DispatchTracking):
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Start a new thread to process the request."""
-        thread = threading.Thread(target=self.process_request_thread, args=(request, client_address))
+        self._start_handler_thread(self.process_request_thread, (request, client_address))
+
+    def _start_handler_thread(self, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+        """Start a handler thread running `target(*args)`, where server_close() can see it.
+
+        A subclass whose threads run more than process_request_thread (the bounded mix-in's
+        give their permit back) starts them here, so they are waited for like any other.
+        """
+        thread = threading.Thread(target=target, args=args)
         thread.daemon = self.daemon_threads
         lock, threads = self._live_threads()
         with lock:  # a concurrent server_close() sees this thread started, or not at all
