@@ -51,6 +51,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# `both` is the two mix-ins (the default, as it always was); `all` adds the plain servers.
+KIND_CHOICES = ("thread", "fork", "sync", "both", "all")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sockcheck", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -60,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--python", metavar="PYTHON", help="the interpreter to run impl or stdlib in")
     check.add_argument("--module", metavar="PATH", help="a socketserver.py to check in place of the stdlib's")
-    check.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
+    check.add_argument("--kind", choices=KIND_CHOICES, default="both")
     check.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="tcp")
     check.add_argument("--profile", default="auto", help="a profile name, or auto (default)")
     check.add_argument("--examples", type=_positive, default=DEFAULT_EXAMPLES)
@@ -129,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument(
         "--out", metavar="FILE", help="FILE.md, FILE.html or FILE.json (default: Markdown on stdout)"
     )
-    matrix.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
+    matrix.add_argument("--kind", choices=KIND_CHOICES, default="both")
     matrix.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="all")
     matrix.add_argument("--examples", type=_positive, default=matrix_run.DEFAULT_EXAMPLES)
     matrix.add_argument("--seed", type=int, default=0)
@@ -140,7 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explore.add_argument("--steps", type=_positive, help="events from the start (default: unbounded)")
     explore.add_argument("--profile", default="all", help="a profile name, or all (default)")
-    explore.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
+    explore.add_argument("--kind", choices=KIND_CHOICES, default="both")
     explore.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="tcp")
     explore.add_argument("--misuse", action="store_true", help="also the calls outside the contract")
     explore.add_argument("--dot", metavar="FILE", help="write the state graph, abstracted to phases")
@@ -295,6 +299,8 @@ def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
 
 
 def _kinds(choice: str) -> list[Kind]:
+    if choice == "all":
+        return [Kind.THREAD, Kind.FORK, Kind.SYNC]
     return [Kind.THREAD, Kind.FORK] if choice == "both" else [Kind(choice)]
 
 
