@@ -72,7 +72,6 @@ class _Permits:
             if not permit.held:  # once per request, whoever calls it twice
                 return
             permit.held = False
-            assert self.free < self.size
             self.free += 1
             self.condition.notify()  # one waiter at most can use it
 
