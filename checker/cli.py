@@ -7,43 +7,40 @@ import contextlib
 import faulthandler
 import json
 import os
-import shlex
 import signal
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import Any, NoReturn
 
-from hypothesis.database import ExampleDatabase
-
-from checker import coverage, docs, exploring, matrix_report, replay, speed, stops
+from checker import docs, exploring, matrix_report, replay, speed, stops
 from checker import matrix as matrix_run
-from checker.databases import BadDatabase, open_database
-from checker.driver import CannotRun, Driver, TargetInfo
-from checker.machine import Counterexample, RunConfig
-from checker.minimize import replayable
-from checker.results import database_line, failure_lines, result_json, shrinking_line
-from checker.run import FlakyTarget, KindResult, MissingClass, check_kind, env_seconds, shrink_seconds
-from checker.targets import BadTarget, Target, resolve
-from model import DOCUMENTED, PROFILES, Kind, Profile, Transport, profile_for_version
+from checker.checking import (  # noqa: F401 - _database, _folder, choose_profile: tests and benchmarks
+    DEFAULT_DB,
+    DEFAULT_DEADLINE,
+    DEFAULT_EXAMPLES,
+    DEFAULT_REPLAY_DIR,
+    CheckOptions,
+    UsageError,
+    _database,
+    _deadline,
+    _folder,
+    _kinds,
+    _shrink_bound,
+    _speed_line,
+    _transports,
+    choose_profile,
+    command_line,
+    run_check,
+    windows_line,
+)
+from checker.driver import CannotRun
+from checker.machine import RunConfig
+from checker.targets import BadTarget, resolve
+from model import PROFILES, Kind, Transport
 from model.explore import Bounds
 
-if TYPE_CHECKING:
-    from checker.jobs import Plan
-
-DEFAULT_EXAMPLES = 100
 EXPLORE_WORKERS = 3
-# Seconds a call that must return may take on the reference machine; a check scales it by
-# the machine's measured speed (checker.speed), and SOCKCHECK_DEADLINE overrides both.
-DEFAULT_DEADLINE = 1.0
-# Under the current directory: replay scripts (SOCKCHECK_REPLAY_DIR overrides), and Hypothesis's
-# example database (SOCKCHECK_DB overrides); "none" turns either off.
-DEFAULT_REPLAY_DIR = Path(".sockcheck", "replays")
-DEFAULT_DB = Path(".sockcheck", "examples")
-
-
-class UsageError(Exception):
-    pass
 
 
 class _Parser(argparse.ArgumentParser):
@@ -250,97 +247,6 @@ def _say_how_far(signum: int, frame: object) -> None:
     )
 
 
-def _deadline(measured: speed.Speed | None = None) -> float:
-    """SOCKCHECK_DEADLINE, else the default scaled by the measured speed (never below it)."""
-    try:
-        given = env_seconds("SOCKCHECK_DEADLINE")
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    if given is None:
-        return DEFAULT_DEADLINE * (measured.factor if measured is not None else 1.0)
-    return given
-
-
-def _shrink_bound() -> None:
-    """A SOCKCHECK_SHRINK_SECONDS that is no bound is a usage error before anything runs."""
-    try:
-        shrink_seconds()
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _speed_line(measured: speed.Speed, deadline: float) -> str:
-    medians = ", ".join(f"{k} {v * 1000:.2f}" for k, v in measured.medians.items())
-    source = " (SOCKCHECK_DEADLINE)" if os.environ.get("SOCKCHECK_DEADLINE") else ""
-    return (
-        f"machine speed: factor {measured.factor:.2f} (medians ms: {medians}); "
-        f"liveness deadline {deadline:.2f} s{source}"
-    )
-
-
-def _folder(flag: str | None, variable: str, default: Path) -> Path | None:
-    """A folder named by its flag, else by its environment variable, else the default;
-    None where it is turned off ("none")."""
-    chosen = flag if flag is not None else os.environ.get(variable) or str(default)
-    return None if chosen.lower() == "none" else Path(chosen)
-
-
-def _database(flag: str | None) -> ExampleDatabase | None:
-    """--db, else SOCKCHECK_DB, else the default folder (not _folder: a URL is no path)."""
-    chosen = flag if flag is not None else os.environ.get("SOCKCHECK_DB") or str(DEFAULT_DB)
-    try:
-        return open_database(chosen)
-    except BadDatabase as exc:
-        raise UsageError(f"--db {exc}") from None
-
-
-def choose_profile(name: str, target: Target, info: TargetInfo) -> Profile:
-    if name != "auto":
-        if name not in PROFILES:
-            raise UsageError(f"--profile {name}: unknown; known: {', '.join(PROFILES)}, auto")
-        return PROFILES[name]
-    if target.source == "package" or _on_impl(info):
-        return DOCUMENTED
-    profile = profile_for_version(info.version)
-    if profile is None or info.implementation != "cpython":
-        version = ".".join(map(str, info.version))
-        raise CannotRun(f"no profile models {info.implementation} {version} yet; pass --profile documented")
-    return profile
-
-
-def _on_impl(info: TargetInfo) -> bool:
-    """A --server class built on impl's mix-ins: impl refines `documented`, so the class must."""
-    mixin = (info.server or {}).get("mixin_module") or ""
-    return mixin == "impl" or mixin.startswith("impl.")
-
-
-def _server_checks(args: argparse.Namespace, server: dict[str, Any]) -> tuple[list[Kind], list[Transport]]:
-    """A --server check's kind (its mix-in's, unless --kind says) and transport (its socket's)."""
-    own = Transport(server["transport"])
-    if args.transport not in (None, "all", own.value):
-        raise UsageError(
-            f"--transport {args.transport}: {server['class']} serves {own.value} only (its socket's)"
-        )
-    if args.kind is not None:
-        kinds = _kinds(args.kind)
-    elif server["kind"] in {k.value for k in Kind}:
-        kinds = [Kind(server["kind"])]
-    else:
-        raise UsageError(
-            f"--server {server['spec']}: {server['class']} has no ThreadingMixIn or ForkingMixIn in its MRO; "
-            "the sync kind is not modelled yet: pass --kind thread or --kind fork if it spawns workers"
-        )
-    return kinds, [own]
-
-
-def _kinds(choice: str) -> list[Kind]:
-    return [Kind.THREAD, Kind.FORK] if choice == "both" else [Kind(choice)]
-
-
-def _transports(choice: str) -> list[Transport]:
-    return list(Transport) if choice == "all" else [Transport(choice)]
-
-
 def _interrupt(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
@@ -437,128 +343,29 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     target = resolve(args.target, args.module, args.python, args.server)
-    kinds = _kinds(args.kind or "both")
-    transports = _transports(args.transport or "tcp")
-    _shrink_bound()
-    measured = speed.measure()  # before the agent starts: the machine as the run finds it
-    deadline = _deadline(measured)
-    database = _database(args.db)
-    replays = _folder(args.replay_dir, "SOCKCHECK_REPLAY_DIR", DEFAULT_REPLAY_DIR)
-    if replays is not None and replays.exists() and not replays.is_dir():
-        raise UsageError(f"--replay-dir {replays}: not a directory")
-    plan: Plan | None = None
-    driver = Driver(target, deadline)
-    try:
-        info = driver.load()
-        if info.server is not None:
-            kinds, transports = _server_checks(args, info.server)
-            if args.transport == "all":
-                only = f"{info.server['class']} serves {transports[0].value} only"
-                print(f"sockcheck check: {only}: checking that")
-        profile = choose_profile(args.profile, target, info)
-        version = ".".join(map(str, info.version))
-        if args.jobs > 1:
-            plan = _plan(args, target, deadline, profile, kinds, transports)
-        print(
-            f"sockcheck check: {target.label} ({info.implementation} {version}, "
-            f"{info.file}), profile {profile.name}" + _modes(args, plan)
-        )
-        print(f"sockcheck check: {_speed_line(measured, deadline)}")
-        if plan is None:  # the serial run: its checks one after another, on this agent
-            results = [
-                check_kind(
-                    driver,
-                    profile,
-                    kind,
-                    transport=transport,
-                    examples=args.examples,
-                    seed=args.seed,
-                    misuse=args.misuse,
-                    on_example=_progress(kind, transport, args.examples),
-                    cover=not args.no_cover,
-                    interleave=args.interleave,
-                    jitter=args.jitter,
-                    confirm_times=args.confirm,
-                    database=database,
-                )
-                for transport in transports
-                for kind in kinds
-            ]
-    finally:
-        driver.quit()  # before any worker starts: each has an agent of its own
-    if plan is None:
-        covered = [coverage.of(result) for result in results]
-    else:
-        results, covered = _in_jobs(plan)
-    command = shlex.join(["sockcheck", *args.argv])
-    scripts = [_write_scripts(replays, result, command) for result in results]
-    for result, cover, written in zip(results, covered, scripts, strict=True):
-        _print_result(result, written)
-        for line in coverage.lines(cover):
-            print(f"    {line}")
-    if args.json:
-        machine = {**measured.to_json(), "deadline": round(deadline, 3)}
-        _write_json(args.json, target, info, results, covered, machine, scripts, plan)
-    return 0 if all(r.passed for r in results) else 1
-
-
-def _plan(
-    args: argparse.Namespace,
-    target: Target,
-    deadline: float,
-    profile: Profile,
-    kinds: list[Kind],
-    transports: list[Transport],
-) -> Plan:
-    # Imported here, not above: a serial run loads no module it does not use (Hypothesis
-    # draws some integers from the literals of the local modules loaded).
-    from checker import jobs
-
-    database = _folder(args.db, "SOCKCHECK_DB", DEFAULT_DB)
-    return jobs.Plan(
-        target=target,
-        deadline=deadline,
-        profile=profile.name,
-        units=jobs.units(kinds, transports),
-        jobs=args.jobs,
+    options = CheckOptions(
+        kind=args.kind,
+        transport=args.transport,
+        profile=args.profile,
         examples=args.examples,
         seed=args.seed,
+        jobs=args.jobs,
         misuse=args.misuse,
         cover=not args.no_cover,
         interleave=args.interleave,
         jitter=args.jitter,
-        confirm_times=args.confirm,
-        database=None if database is None else str(database),
-        progress=sys.stderr.isatty(),
+        confirm=args.confirm,
+        replay_dir=args.replay_dir,
+        db=args.db,
+        json=args.json,
+        command=command_line(args.argv),
     )
 
+    def before_jobs() -> None:
+        signal.signal(signal.SIGTERM, _interrupt)  # a killed check stops its workers too
 
-def _in_jobs(plan: Plan) -> tuple[list[KindResult], list[coverage.Coverage]]:
-    """The plan's checks in worker processes: results and coverage in the serial order."""
-    from checker import jobs
-
-    signal.signal(signal.SIGTERM, _interrupt)  # a killed check stops its workers too
-
-    def show(line: str) -> None:
-        print(f"\r  {line}", end="", file=sys.stderr)
-
-    checked = jobs.run(plan, show if plan.progress else None)
-    return [result for result, _ in checked], [covered for _, covered in checked]
-
-
-def _modes(args: argparse.Namespace, plan: Plan | None = None) -> str:
-    modes = [
-        *(["misuse mode"] if args.misuse else []),
-        *(["controlled interleavings"] if args.interleave else []),
-        *([f"jitter up to {args.jitter * 1000:g} ms"] if args.jitter else []),
-        *([_jobs_mode(plan)] if plan is not None else []),
-    ]
-    return "".join(f", {mode}" for mode in modes)
-
-
-def _jobs_mode(plan: Plan) -> str:
-    shards = f", each check in {plan.shards} shards" if plan.shards > 1 else ""
-    return f"{plan.jobs} jobs{shards}"
+    checked = run_check(target, options, emit=print, progress=_progress, before_jobs=before_jobs)
+    return checked.exit_status
 
 
 def _jitter(raw: str) -> float:
@@ -582,106 +389,6 @@ def _progress(kind: Kind, transport: Transport, total: int) -> Any:
             print(f"\r  {where:20} example {config.examples_run}/{total}...", end="", file=sys.stderr)
 
     return show
-
-
-def _write_scripts(folder: Path | None, result: KindResult, command: str) -> tuple[Path | None, ...]:
-    """A replay script for each failure that has draws to replay (None beside the others)."""
-    if folder is None:
-        return (None,) * len(result.failures)
-    try:
-        return tuple(
-            None
-            if isinstance(f, FlakyTarget | MissingClass) or not replayable(f)
-            else replay.write_script(folder, result.replay, f, command)
-            for f in result.failures
-        )
-    except OSError as exc:  # the check's verdict stands; only its scripts are missing
-        print(f"sockcheck: cannot write replay scripts in {folder}: {exc.strerror}", file=sys.stderr)
-        return (None,) * len(result.failures)
-
-
-def _print_result(result: KindResult, scripts: tuple[Path | None, ...]) -> None:
-    if sys.stderr.isatty():
-        print("\r" + " " * 50 + "\r", end="", file=sys.stderr)
-    verdict = "ok" if result.passed else "FAIL"
-    print(
-        f"  {result.server_class:38} {verdict:4}  {result.examples} examples, {result.steps} steps, "
-        f"{result.seconds:.1f} s"
-    )
-    if (reused := database_line(result)) is not None:  # before the failures it may have found
-        print(f"    {reused}")
-    for failure, confirmed, script in zip(
-        result.failures, result.confirmations or (None,) * len(result.failures), scripts, strict=True
-    ):
-        print()
-        mode = ", misuse mode" if result.misuse else ""
-        print(f"counterexample ({result.server_class}, profile {result.profile.name}{mode}):")
-        if confirmed is not None:
-            print(f"  confirmed  {confirmed.text}")
-        if script is not None:
-            print(f"  replay     {script}")
-        for line in failure_lines(failure):
-            print(("  " + line).rstrip())
-    if result.windows_opened or result.windows_missed:
-        print(f"    {windows_line(result)}")
-    if (cut_short := shrinking_line(result)) is not None:
-        print(f"    {cut_short}")
-    if result.contradicted:
-        print(
-            f"    note: {result.contradicted} repeats of the same steps went otherwise than their first "
-            "run: the target races (each kept its first verdict)"
-        )
-    broken = {f.guarantee.name for f in result.failures if isinstance(f, Counterexample)}
-    if result.divergence is not None and result.divergence.violations[0].guarantee.name not in broken:
-        first = result.divergence.violations[0].guarantee.name
-        print(
-            f"    note: {result.server_class} also diverges from `documented` ({first}); "
-            "--profile documented shows a minimal counterexample"
-        )
-
-
-def windows_line(result: KindResult) -> str:
-    """How many window steps were made, by point; and any whose point the server never
-    reached (its call was made after the step instead: a target that skips the hook)."""
-    opened = result.windows_opened
-    points = ", ".join(f"{p} {n}" for p, n in sorted(opened.items()))
-    line = f"windows opened: {sum(opened.values())} ({points})"
-    if result.windows_missed:
-        missed = ", ".join(f"{p} {n}" for p, n in sorted(result.windows_missed.items()))
-        line += f"; never reached, so made after the step: {missed}"
-    return line
-
-
-def _write_json(
-    path: str,
-    target: Target,
-    info: TargetInfo,
-    results: list[KindResult],
-    covered: list[coverage.Coverage],
-    machine: dict[str, Any],
-    scripts: list[tuple[Path | None, ...]],
-    plan: Plan | None = None,
-) -> None:
-    data = {
-        "target": target.label,
-        "python": {
-            "implementation": info.implementation,
-            "version": list(info.version),
-            "executable": info.executable,
-        },
-        "module": info.file,
-        "machine_speed": machine,  # the measured factor and the liveness deadline it gave
-        "results": [
-            {**result_json(r, s), "coverage": coverage.to_json(c)}
-            for r, c, s in zip(results, covered, scripts, strict=True)
-        ],
-        "refines": all(r.passed for r in results),
-    }
-    if plan is not None:  # how the work was spread, and each shard's seed (checker.jobs)
-        data["jobs"] = {"jobs": plan.jobs, "shards_per_check": plan.shards, "shard_seeds": plan.seeds()}
-    with open(path, "w") as out:
-        json.dump(data, out, indent=2)
-        out.write("\n")
 
 
 if __name__ == "__main__":

@@ -167,14 +167,14 @@ def database_key(config: RunConfig) -> bytes:
     return json.dumps(plain, sort_keys=True).encode()
 
 
-def keyed_machine(config: RunConfig) -> type[RefinementMachine]:
-    """machine_for(config), keyed in Hypothesis's example database by database_key: how
-    `sockcheck check` and the fuzz targets (checker.fuzz) make their machines, so that one's
-    saved examples are the other's."""
+def keyed_machine(config: RunConfig, key: bytes | None = None) -> type[RefinementMachine]:
+    """machine_for(config), keyed in Hypothesis's example database by database_key (or by
+    `key`): how `sockcheck check` and the fuzz targets (checker.fuzz) make their machines, so
+    that one's saved examples are the other's."""
     machine = machine_for(config)
     # Hypothesis keys a state machine's examples by the digest of its class, to which it adds
     # this; every run's machine is the same class, so the run's target and options go here.
-    machine._hypothesis_internal_add_digest = database_key(config)  # type: ignore[attr-defined]
+    machine._hypothesis_internal_add_digest = database_key(config) if key is None else key  # type: ignore[attr-defined]
     return machine
 
 

@@ -213,6 +213,7 @@ def check_kind(
     confirm_times: int = 0,
     database: ExampleDatabase | None = None,
     find_only: bool = False,
+    key: bytes | None = None,
 ) -> KindResult:
     """`cover`: after the search, take every model transition the explorer reaches that no
     example took (checker.coverage), on the real target, judged like any step. `interleave`,
@@ -221,7 +222,9 @@ def check_kind(
     `database`: where Hypothesis keeps failing examples, tried first by the next run with the
     same target and options (the key is made from them, not from the machine's source).
     `find_only`: stop at the first failure, as found: no shrinking, no further search, no
-    minimizing or confirming (benchmarks/time_to_find.py measures the search alone)."""
+    minimizing or confirming (benchmarks/time_to_find.py measures the search alone).
+    `key`: the run's key in the database, in place of `sockcheck check`'s (checker.api's tests
+    keep theirs, so a HypoFuzz campaign of the same test shares it)."""
     started = time.monotonic()
     server_class = preflight(driver, kind, transport)
     with_block = not lacks(driver.info, *WITH_BLOCK)
@@ -239,7 +242,7 @@ def check_kind(
     )
     if jitter:
         driver.jitter(jitter, seed or 0)
-    machine = keyed_machine(config)
+    machine = keyed_machine(config, key)
     if seed is not None:
         machine._hypothesis_internal_use_seed = seed  # what @seed sets; Hypothesis copies it
     noted: list[dict[str, Any]] = []  # Hypothesis's statistics of the run, by phase

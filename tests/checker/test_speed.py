@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from checker import cli, speed
+from checker import checking, cli, speed
 
 REFERENCE = speed.REFERENCE_SECONDS
 
@@ -61,13 +61,13 @@ def test_a_check_reports_the_factor_and_runs_with_its_deadline(
     monkeypatch.setattr(speed, "measure", lambda: slow)
     monkeypatch.delenv("SOCKCHECK_DEADLINE", raising=False)
     used = []
-    real_driver = cli.Driver
+    real_driver = checking.Driver
 
     def driver(target: object, deadline: float) -> object:
         used.append(deadline)
         return real_driver(target, deadline)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(cli, "Driver", driver)
+    monkeypatch.setattr(checking, "Driver", driver)
     report = tmp_path / "report.json"
     args = ["check", "--kind", "thread", "--examples", "1", "--no-cover", "--json", str(report)]
     assert cli.main(args) == 0
