@@ -689,7 +689,15 @@ def lacks(info: TargetInfo | None, *names: str) -> bool:
 
 def machine_for(config: RunConfig) -> type[RefinementMachine]:
     """A machine class bound to one run's driver, profile and kind."""
-    namespace: dict[str, object] = {"config": config}
-    if config.interleave:  # the same rule, drawing windows too
+    machine = unbound_machine(config.interleave)
+    machine.config = config
+    return machine
+
+
+def unbound_machine(interleave: bool) -> type[RefinementMachine]:
+    """A machine class whose `config` is set later, before its first example (checker.api's
+    TestCase: a HypoFuzz campaign takes the class when it collects, before the agent starts)."""
+    namespace: dict[str, object] = {}
+    if interleave:  # the same rule, drawing windows too
         namespace["step"] = rule(choice=st.integers(0, CHOICES + WINDOW_CHOICES - 1))(RefinementMachine._draw)
     return type("RefinementMachine", (RefinementMachine,), namespace)

@@ -187,12 +187,21 @@ def checked(driver: Driver) -> dict[str, Any]:
     that no longer fails)."""
     target = driver.target
     implementation, version = _interpreter_of(driver)
-    return {
+    found = {
         "source": target.source,
         "name": target.name,
         "module": Path(target.path).name if target.source == "file" and target.path else None,
         "interpreter": f"{implementation} {version[0]}.{version[1]}",
     }
+    if target.server is not None:  # a user's class (--server): two classes are two targets
+        found["server"] = server_key(target.server)
+    return found
+
+
+def server_key(spec: str) -> str:
+    """A --server spec as the same on every machine: MODULE:NAME, or the file's name and NAME."""
+    where, _, name = spec.rpartition(":")
+    return f"{Path(where).name}:{name}" if where.endswith(".py") else spec
 
 
 def _interpreter_of(driver: Driver) -> tuple[str, tuple[int, ...]]:

@@ -6,8 +6,10 @@ or `--python PATH` for impl and stdlib).
 
 from __future__ import annotations
 
+import importlib.machinery
 import re
 import sys
+import sysconfig
 from pathlib import Path
 from typing import Any
 
@@ -104,3 +106,74 @@ def server_spec(spec: str) -> dict[str, Any]:
     if not _NAME.match(where):
         raise BadTarget(f"--server {spec}: {where!r} is neither a module name nor a .py file")
     return {**label, "server": spec, "server_root": str(Path.cwd())}
+
+
+def object_spec(server: object) -> tuple[str, str | None]:
+    """A server class or factory object as --server names it, and the folder its module is
+    imported from (None: from the interpreter's own path). MODULE:QUALNAME where the module
+    is importable by that name from sys.path; else the module's FILE.py:QUALNAME. BadTarget
+    for an object the agent, in another interpreter, could not import by name: one made in a
+    function, a lambda, one in __main__, one not found under its own name."""
+    name = getattr(server, "__qualname__", None)
+    module_name = getattr(server, "__module__", None)
+    if not callable(server) or not isinstance(name, str) or not isinstance(module_name, str):
+        raise BadTarget(
+            f"{server!r}: expected a server class or factory, or a string MODULE:NAME or FILE.py:NAME"
+        )
+    shown = f"{module_name}.{name}"
+    if "<" in name:  # f.<locals>.Server, <lambda>
+        raise BadTarget(
+            f"{shown} is made inside a function or is a lambda: the checker imports the server by "
+            "name in another interpreter, so define it at module level"
+        )
+    if module_name == "__main__":
+        raise BadTarget(
+            f"{shown} is defined in __main__, which the checker cannot import in another "
+            "interpreter: define it at module level in a module of its own and import it from there"
+        )
+    module = sys.modules.get(module_name)
+    found: object = module
+    for part in name.split("."):
+        found = getattr(found, part, None)
+    if module is None or found is not server:
+        raise BadTarget(
+            f"{shown} is not what its module has under that name: define it at module level "
+            "under its own name"
+        )
+    file = getattr(module, "__file__", None)
+    root = _import_root(module_name, file)
+    if root is not None:
+        return f"{module_name}:{name}", (None if root in _own_paths() else root)
+    if file is None or not file.endswith(".py"):
+        raise BadTarget(f"{shown}: its module is neither importable by name from sys.path nor a .py file")
+    return f"{Path(file).resolve()}:{name}", None
+
+
+def _import_root(module_name: str, file: str | None) -> str | None:
+    """The folder on sys.path that `module_name` is imported from, if that finds `file`."""
+    if file is None:
+        return None
+    top, *rest = module_name.split(".")
+    try:
+        spec = importlib.machinery.PathFinder.find_spec(top, sys.path)  # sys.path, not sys.modules
+    except (ImportError, ValueError):
+        return None
+    if spec is None:
+        return None
+    locations = list(spec.submodule_search_locations or ())
+    if locations:
+        root, base = Path(locations[0]).parent, Path(locations[0]).joinpath(*rest)
+        expected = {base.with_suffix(".py"), base / "__init__.py"} if rest else {base / "__init__.py"}
+    elif spec.origin is not None and not rest:
+        root, expected = Path(spec.origin).parent, {Path(spec.origin)}
+    else:
+        return None
+    if Path(file).resolve() not in {path.resolve() for path in expected}:
+        return None
+    return str(root.resolve())
+
+
+def _own_paths() -> set[str]:
+    """The interpreter's own library folders: a module there is found without a root."""
+    paths = sysconfig.get_paths()
+    return {str(Path(paths[key]).resolve()) for key in ("stdlib", "platstdlib", "purelib", "platlib")}
