@@ -60,11 +60,12 @@ from __future__ import annotations
 
 import collections
 import threading
-from typing import Any
+from typing import Any, Tuple  # noqa: UP035 - see Item
 
 from impl.dispatching import DispatchTracking
 
-Item = tuple[Any, Any]  # (request, client_address), as process_request() was given them
+# typing.Tuple: impl also runs on 3.7 and 3.8 (the peer tier), where tuple[...] raises at import.
+Item = Tuple[Any, Any]  # noqa: UP006 - (request, client_address), as process_request() was given them
 
 
 class _Pool:
