@@ -192,6 +192,9 @@ def checked(driver: Driver) -> dict[str, Any]:
         "name": target.name,
         "module": Path(target.path).name if target.source == "file" and target.path else None,
         "interpreter": f"{implementation} {version[0]}.{version[1]}",
+        # A --server target is its class or factory as named (not its folder): two classes
+        # checked in one checkout keep their saved examples apart.
+        **({"server": target.label} if target.server is not None else {}),
     }
 
 

@@ -174,3 +174,16 @@ def test_a_contract_names_the_servers_own_stop_method(tmp_path: Path) -> None:
     assert status == 1
     broken = {f.get("guarantee") for f in data["results"][0]["failures"]}
     assert "shutdown-stops-loop" in broken, broken
+
+
+def test_two_server_classes_keep_their_saved_examples_apart() -> None:
+    """The database key names the class as given, not its folder (seen failing: one key for both)."""
+    from checker.driver import Driver
+    from checker.replay import checked
+    from checker.targets import resolve
+
+    def key(name: str) -> dict:
+        return checked(Driver(resolve("stdlib", None, None, f"{SERVERS}:{name}"), deadline=1.0))
+
+    assert key("ThreadingServer") != key("DaemonicServer")
+    assert key("ThreadingServer")["server"] == f"{SERVERS}:ThreadingServer"
