@@ -22,13 +22,15 @@ import contextlib
 import os
 import queue
 import select
+import shutil
 import signal
 import socket
 import socketserver
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -53,6 +55,8 @@ ENTERED = b"+"  # handler -> client: handle() is running and waits for a word
 RETURN = b"."  # client -> handler: return from handle()
 RAISE = b"!"  # client -> handler: raise HandlerRaised
 CLOSE = b"c"  # client -> handler: call server_close() from the handler, then return
+EXIT = b"x"  # client -> handler: raise SystemExit
+MAX_SOCKETS_DIR = 96  # bytes: sun_path holds 107, and the names in it are short
 ERROR = b"E"  # server -> client: handle_error ran (see Recording)
 SHUTDOWN = b"S"  # server -> client: shutdown_request ran (see Recording)
 ANSWER = b"A"  # datagram handler -> datagram client, before the request's data, on b"."
@@ -72,6 +76,8 @@ class HoldingHandler(socketserver.BaseRequestHandler):
         word = self.request.recv(1)
         if word == RAISE:
             raise HandlerRaised("raised on purpose")
+        if word == EXIT:
+            raise SystemExit("raised on purpose")
         if word == CLOSE:
             self.server.close_from_handler()
         self.server.on_exit()
@@ -480,3 +486,16 @@ class Harness:
                     os.waitpid(request.pid, os.WNOHANG)
         for sock in self.sockets:
             sock.close()
+
+
+@contextlib.contextmanager
+def sockets_dir(tmp_path: Path) -> Iterator[Path]:
+    """A directory for Unix socket files, short enough for AF_UNIX paths (sun_path: 107)."""
+    if len(os.fsencode(tmp_path)) <= MAX_SOCKETS_DIR:
+        yield tmp_path
+        return
+    short = Path(tempfile.mkdtemp(prefix="sc-"))
+    try:
+        yield short
+    finally:
+        shutil.rmtree(short)

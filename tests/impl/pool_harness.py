@@ -19,13 +19,11 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
-import shutil
 import socket
 import socketserver
 import sys
-import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -39,42 +37,20 @@ from impl import (
     ThreadPoolUnixStreamServer,
 )
 from tests.impl.impl_harness import (
-    CLOSE,
     DEADLINE,
     ENTERED,
     HOST,
-    RAISE,
     DatagramHoldingHandler,
     DatagramRecording,
-    HandlerRaised,
     Harness,
+    HoldingHandler,
     Request,
     ThreadRecording,
     settle,
     unix_stream_connect,
 )
 
-EXIT = b"x"  # client -> handler: raise SystemExit
 IMPL_DIR = os.path.dirname(impl.__file__)
-
-
-class Handler(socketserver.BaseRequestHandler):
-    """impl_harness.HoldingHandler, with one more word: b"x" raises SystemExit."""
-
-    server: Any
-
-    def handle(self) -> None:
-        self.request.settimeout(DEADLINE)  # a backstop: every test releases its handlers
-        self.server.on_enter()
-        self.request.sendall(ENTERED)
-        word = self.request.recv(1)
-        if word == RAISE:
-            raise HandlerRaised("raised on purpose")
-        if word == EXIT:
-            raise SystemExit("raised on purpose")
-        if word == CLOSE:
-            self.server.close_from_handler()
-        self.server.on_exit()
 
 
 class Counting(ThreadRecording):
@@ -140,26 +116,13 @@ POOL = {"tcp": PoolTCP, "unix": PoolUnixStream}
 BOUNDED = {"tcp": BoundedTCP, "unix": BoundedUnixStream}
 
 
-@contextlib.contextmanager
-def sockets_dir(tmp_path: Path) -> Iterator[Path]:
-    """A directory for Unix socket files, short enough for AF_UNIX paths (sun_path: 107)."""
-    if len(os.fsencode(tmp_path)) <= 96:
-        yield tmp_path
-        return
-    short = Path(tempfile.mkdtemp(prefix="sc-"))
-    try:
-        yield short
-    finally:
-        shutil.rmtree(short)
-
-
 def make(harness: Harness, cls: type, folder: Path, **attributes: Any) -> Any:
     """A recording server of class `cls`, on 127.0.0.1 or in `folder`, with `attributes` set
     on the instance (as a user sets daemon_threads) before any request."""
     unix = issubclass(cls, socketserver.UnixStreamServer | socketserver.UnixDatagramServer)
     address = str(folder / "srv") if unix else (HOST, 0)
     datagrams = issubclass(cls, DatagramRecording)
-    server = cls(address, DatagramHoldingHandler if datagrams else Handler)
+    server = cls(address, DatagramHoldingHandler if datagrams else HoldingHandler)
     harness.servers.append(server)
     for name, value in attributes.items():
         setattr(server, name, value)

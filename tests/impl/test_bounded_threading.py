@@ -17,10 +17,20 @@ from typing import Any
 
 import pytest
 
-from tests.impl.impl_harness import CLOSE, DEADLINE, ERROR, RAISE, RETURN, SHUTDOWN, Harness, Request
+from tests.impl.impl_harness import (
+    CLOSE,
+    DEADLINE,
+    ERROR,
+    EXIT,
+    RAISE,
+    RETURN,
+    SHUTDOWN,
+    Harness,
+    Request,
+    sockets_dir,
+)
 from tests.impl.pool_harness import (
     BOUNDED,
-    EXIT,
     BoundedUDP,
     blocked,
     connect_client,
@@ -31,7 +41,6 @@ from tests.impl.pool_harness import (
     join_all,
     make,
     not_entered_yet,
-    sockets_dir,
 )
 
 STDLIB = os.path.dirname(socketserver.__file__)

@@ -15,9 +15,18 @@ from typing import Any
 
 import pytest
 
-from tests.impl.impl_harness import CLOSE, DEADLINE, ERROR, RAISE, RETURN, SHUTDOWN, Harness
-from tests.impl.pool_harness import (
+from tests.impl.impl_harness import (
+    CLOSE,
+    DEADLINE,
+    ERROR,
     EXIT,
+    RAISE,
+    RETURN,
+    SHUTDOWN,
+    Harness,
+    sockets_dir,
+)
+from tests.impl.pool_harness import (
     POOL,
     PoolUDP,
     blocked,
@@ -27,7 +36,6 @@ from tests.impl.pool_harness import (
     join_all,
     make,
     not_entered_yet,
-    sockets_dir,
 )
 
 

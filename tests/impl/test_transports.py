@@ -8,10 +8,8 @@ for the listening socket and closes its copy: a closed Unix stream server refuse
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import socketserver
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +37,7 @@ from tests.impl.impl_harness import (
     child_state,
     exit_status,
     reap,
+    sockets_dir,
     unix_stream_connect,
     wait_child_exit,
 )
@@ -57,20 +56,12 @@ UNIX_STREAM = [
     pytest.param(ForkUnixStreamServer, id="ForkingUnixStreamServer"),
 ]
 
-MAX_DIR = 96  # bytes: sun_path holds 107, and the names below are short
 
-
-@pytest.fixture
-def sockets_dir(tmp_path: Path) -> Iterator[Path]:
+@pytest.fixture(name="sockets_dir")
+def sockets_dir_fixture(tmp_path: Path) -> Iterator[Path]:
     """A directory for this test's Unix socket files, short enough for AF_UNIX paths."""
-    if len(os.fsencode(tmp_path)) <= MAX_DIR:
-        yield tmp_path
-        return
-    short = Path(tempfile.mkdtemp(prefix="sc-"))
-    try:
-        yield short
-    finally:
-        shutil.rmtree(short)
+    with sockets_dir(tmp_path) as folder:
+        yield folder
 
 
 def datagram_server(harness: Harness, cls: type, sockets_dir: Path) -> tuple[Any, socket.socket]:
