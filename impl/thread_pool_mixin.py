@@ -63,6 +63,7 @@ import threading
 from typing import Any, Tuple  # noqa: UP035 - see Item
 
 from impl.dispatching import DispatchTracking
+from impl.threading_mixin import ThreadingMixIn
 
 # typing.Tuple: impl also runs on 3.7 and 3.8 (the peer tier), where tuple[...] raises at import.
 Item = Tuple[Any, Any]  # noqa: UP006 - (request, client_address), as process_request() was given them
@@ -123,14 +124,8 @@ class ThreadPoolMixIn(DispatchTracking):
         with pool.condition:
             return len(pool.queue)
 
-    def process_request_thread(self, request: Any, client_address: Any) -> None:
-        """Same as in BaseServer but in a pool thread, with exception handling."""
-        try:
-            self.finish_request(request, client_address)  # type: ignore[attr-defined]
-        except Exception:
-            self.handle_error(request, client_address)  # type: ignore[attr-defined]
-        finally:
-            self.shutdown_request(request)  # type: ignore[attr-defined]
+    # What a pool thread does with one request is what ThreadingMixIn's thread does with it.
+    process_request_thread = ThreadingMixIn.process_request_thread
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Queue the request for the pool, starting the pool at the first one."""
