@@ -456,18 +456,19 @@ class Agent(object):
         present = [
             c for c in ("ThreadingTCPServer", "ForkingTCPServer", "BaseRequestHandler") if hasattr(module, c)
         ]
+        if server is not None:
+            self.made = UserServer.load(server, server_root, module, server_label or server, contract)
         reply = {
             "version": list(sys.version_info[:3]),
             "implementation": IMPLEMENTATION,
             "executable": sys.executable,
             "file": getattr(module, "__file__", None),
             "classes": present,
-            "lacks": _lacks(module),
+            # A server's features are its own class's (its mix-in's), the rest the module's.
+            "lacks": self.made.lacks(module) if self.made is not None else _lacks(module),
         }
-        if server is not None:
-            self.made = UserServer.load(server, server_root, module, server_label or server, contract)
+        if self.made is not None:
             reply["server"] = self.made.describe()
-            reply["lacks"] = self.made.lacks(module)
         return reply
 
     def cmd_start(self, kind, deadline, transport="tcp"):
@@ -1327,12 +1328,7 @@ class UserServer(object):
         """FEATURES as the class has them (its own mix-in's), the rest as the module has them."""
         own = {"BaseServer": self.cls}
         own.update(dict((name, self.cls) for name, kind in MIXIN_KINDS if kind == self.kind))
-        lacking = []
-        for holder, attribute in FEATURES:
-            where = own.get(holder) or getattr(module, holder, None)
-            if not hasattr(where, attribute):
-                lacking.append("%s.%s" % (holder, attribute))
-        return lacking
+        return _lacks(module, own)
 
     def build(self, agent, address):
         """(the user's class, a server of it around the probe handler, instrumented)."""
@@ -1810,9 +1806,11 @@ FEATURES = (
 )
 
 
-def _lacks(module):
-    """'Class.attribute' for each of FEATURES the module does not have."""
-    return ["%s.%s" % (c, a) for c, a in FEATURES if not hasattr(getattr(module, c, None), a)]
+def _lacks(module, own=None):
+    """'Class.attribute' for each of FEATURES the module does not have; `own`, {class name: the
+    class that stands for it} (a --server class for BaseServer and its own mix-in)."""
+    own = own or {}
+    return ["%s.%s" % (c, a) for c, a in FEATURES if not hasattr(own.get(c) or getattr(module, c, None), a)]
 
 
 def _waitpid(pid, options):

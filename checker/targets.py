@@ -120,6 +120,8 @@ def server_spec(spec: str) -> dict[str, Any]:
     return {**label, "server": spec, "server_root": str(Path.cwd())}
 
 
+# The same as checker/agent.py's CONTRACT_CALLS, which checks a class's own sockcheck_contract:
+# the agent runs in the target interpreter and imports nothing of the checker's.
 CONTRACT_CALLS = ("serve_forever", "shutdown", "server_close")
 
 
