@@ -225,6 +225,7 @@ def canonical(state: State, bounds: Bounds) -> State:
         # a cap above every request alive at once is never reached
         max_children=server.max_children if server.max_children <= bounds.workers else 40,
         daemon_threads=server.daemon_threads and server.kind is Kind.THREAD,
+        block_on_close=server.block_on_close or server.kind is Kind.SYNC,  # nothing reads it there
     )
     workers = tuple(_settled(w, number[w.wid]) for w in kept)
     return State(server=server, workers=workers)
@@ -266,6 +267,8 @@ def phase_of(state: State) -> str:
         parts.append("serve_forever()" if server.poll_interval is Timeout.SHORT else "serve_forever(None)")
     if server.listening:
         parts.append("handle_request() waits")
+    if state.busy:  # a synchronous server: the loop or handle_request() runs a held handler
+        parts.append("the loop's handler runs" if server.loop else "handle_request()'s handler runs")
     if server.capped is not None:
         parts.append(_CAPPED[server.capped])
     if server.shutdown_waits:

@@ -60,6 +60,8 @@ def _names(wids: object) -> str:
 def _dispatch_does_not_wait(v: StepView) -> list[str]:
     if not (isinstance(v.event, Connect) and v.before.server.phase is Phase.OPEN):
         return []
+    if v.before.server.kind is Kind.SYNC:
+        return []  # it handles the request itself: handled-in-call judges it
     if v.before.server.loop:
         return []  # serve_forever() dispatched it; loop-runs-until-shutdown watches the loop
     if v.after.server.capped is Capped.FORK:
@@ -69,6 +71,42 @@ def _dispatch_does_not_wait(v: StepView) -> list[str]:
     if v.obs.dispatch is Call.RAISED:
         return [f"handle_request() raised {v.obs.dispatch_error}"]
     return ["handle_request() did not return once it had dispatched the request"]
+
+
+def _handled_in_call(v: StepView) -> list[str]:
+    """A synchronous server: handle_request() is busy while its handler is held, returns once
+    it is released (or lets its SystemExit out), and nothing else is accepted meanwhile."""
+    before, after, obs = v.before, v.after, v.obs
+    if before.server.kind is not Kind.SYNC:
+        return []
+    found = []
+    dispatch = obs.dispatch.value
+    if obs.dispatch is Call.RAISED and obs.dispatch_error:
+        dispatch = f"raised {obs.dispatch_error}"
+    if isinstance(v.event, Connect) and before.server.phase is Phase.OPEN and not before.server.loop:
+        worker = after.worker(len(before.workers))
+        if worker.held and obs.dispatch is not Call.BLOCKED:
+            found.append(f"handle_request() {dispatch} while w{worker.wid}'s handler was still held")
+    if isinstance(v.event, Release) and not before.server.loop and before.worker(v.event.wid).held:
+        exits = v.event.outcome is Outcome.EXIT and not v.profile.systemexit_reaches_handle_error
+        expected = Call.RAISED if exits else Call.RETURNED
+        raised_exit = obs.dispatch is Call.RAISED and "SystemExit" in (obs.dispatch_error or "")
+        if obs.dispatch is not expected or (exits and not raised_exit):
+            how = f"released to {v.event.outcome.value}"
+            want = "raise that SystemExit" if exits else "return"
+            wid = v.event.wid
+            found.append(f"handle_request() {dispatch} once w{wid}'s handler was {how}; it must {want}")
+    seen = {o.wid: o for o in obs.workers}
+    busy = [w.wid for w in after.held]
+    for w in after.queued:  # waiting for the loop's next turn, or for no call at all
+        if w.wid in seen and _accepted(seen[w.wid]):
+            why = f"while {_names(busy)} held the dispatching call" if busy else "by no call that takes one"
+            found.append(f"w{w.wid} was accepted {why} ({_accepted(seen[w.wid])})")
+    for w in before.queued:  # taken by the loop during this step: its handler must have run
+        taken = not after.worker(w.wid).queued and w.spawned
+        if taken and w.wid in seen and not seen[w.wid].entered and not w.rejected:
+            found.append(f"w{w.wid} still waits, though serve_forever() turned again")
+    return found
 
 
 def _handler_runs(v: StepView) -> list[str]:
@@ -297,7 +335,10 @@ def _shutdown_stops_loop(v: StepView) -> list[str]:
     if answered and obs.shutdown is not Call.RETURNED:
         found.append(f"shutdown() {obs.shutdown.value} instead of returning once the loop stopped")
     if stopped and obs.loop is not ended:
-        why = "on its closed socket" if after.loop_raised else "after shutdown() was called"
+        why = "after shutdown() was called"
+        if after.loop_raised:
+            exits = isinstance(v.event, Release) and v.event.outcome is Outcome.EXIT
+            why = "once its handler raised SystemExit" if exits else "on its closed socket"
         found.append(f"serve_forever() {obs.loop.value} {why}")
     # The order is judged where the loop reports setting the event shutdown() waits on (the
     # two calls' own returns race: both follow that moment).
@@ -312,8 +353,8 @@ def _nothing_accepted_after_shutdown(v: StepView) -> list[str]:
     """A connection still waiting once the loop has stopped waits because shutdown() was
     called (the loop stopped at it, or a connection woke it to it): it must not have been
     taken, not even to be rejected."""
-    if v.after.server.loop:
-        return []  # waiting at max_children: max-children judges them
+    if v.after.server.loop or v.after.busy:
+        return []  # waiting at max_children, or for a busy synchronous call: judged elsewhere
     seen = {o.wid: o for o in v.obs.workers}
     return [
         f"w{w.wid} was accepted after shutdown() was called ({_accepted(seen[w.wid])})"
@@ -355,6 +396,8 @@ def _handle_error_prints(v: StepView) -> list[str]:
 
 
 def _max_children(v: StepView) -> list[str]:
+    if v.before.server.kind is Kind.SYNC:
+        return []  # no cap; handled-in-call judges the connections that wait
     found = []
     seen = {o.wid: o for o in v.obs.workers}
     after, before = v.after, v.before
@@ -417,9 +460,19 @@ def _where(count: Where) -> str:
 GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "dispatch-does-not-wait",
-        "handle_request() returns once the worker is spawned, without waiting for the handler.",
+        "handle_request() of a thread or fork server returns once the worker is spawned, without "
+        "waiting for the handler.",
         "",
         _dispatch_does_not_wait,
+    ),
+    Guarantee(
+        "handled-in-call",
+        "A synchronous server (no mix-in) runs each handler on the thread that accepted it: "
+        "handle_request() returns only once the handler has returned, and a handler's SystemExit "
+        "propagates out of it and out of serve_forever() (2.7: it reaches handle_error, and the "
+        "loop goes on); meanwhile connections wait in the backlog, for the loop's next turn.",
+        "bpo-23430",
+        _handled_in_call,
     ),
     Guarantee(
         "handler-runs",
@@ -445,7 +498,8 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "close-returns",
         "server_close() does not wait for workers it must not: daemon threads, or any worker "
-        "when block_on_close is false as the profile reads it.",
+        "when block_on_close is false as the profile reads it; a synchronous server's, none: "
+        "it only closes its socket, also while a handler is held.",
         "bpo-33540",
         _close_returns,
     ),
@@ -570,14 +624,15 @@ GUARANTEES: tuple[Guarantee, ...] = (
     Guarantee(
         "no-descriptor-leak",
         "The server process holds only its listening socket (until server_close()) and the "
-        "connections of its running handler threads: no descriptor outlives its request.",
+        "connections of its running handler threads (a synchronous server: of its running "
+        "handler): no descriptor outlives its request.",
         "",
         _no_descriptor_leak,
     ),
     Guarantee(
         "worker-lifecycle",
         "A worker runs while its handler is held and finishes once released: the thread "
-        "ends, the child exits.",
+        "ends, the child exits, a synchronous server's handler returns into its call.",
         "",
         _worker_lifecycle,
     ),

@@ -18,7 +18,7 @@ from model.guarantees import StepView, check
 from model.observation import Call, Child, Observation, Probe, Where, WorkerObs
 from model.profiles import Profile
 from model.state import Capped, Kind, Outcome, Phase, Reaped, State, Worker
-from model.table import Connect, Event, Serve, Shutdown, TimeOut, listener_held, server_sockets, step
+from model.table import Connect, Event, Release, Serve, Shutdown, TimeOut, listener_held, server_sockets, step
 
 CLOSE_RETURN_SEQ = 1000  # the event-log position of close's return: after every release
 LOOP_STOPPED_SEQ = 500  # a stopped loop's report; the shutdown() it answers returns just after
@@ -47,6 +47,14 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
         dispatch = Call.BLOCKED  # waiting for a connection
     elif _dispatch_capped(before):  # a child exited below the cap: it returned
         dispatch = Call.RETURNED
+    dispatch_error = None
+    if after.server.kind is Kind.SYNC and not after.server.loop:
+        if after.busy:  # handle_request() runs the held handler itself
+            dispatch = Call.BLOCKED
+        elif isinstance(event, Release) and before.worker(event.wid).held:  # it returns with it
+            dispatch = Call.RETURNED
+            if event.outcome is Outcome.EXIT and not profile.systemexit_reaches_handle_error:
+                dispatch, dispatch_error = Call.RAISED, "SystemExit: 3"
     # a shutdown() returns at this step; a serve_forever() stops at this step
     called = isinstance(event, Shutdown) or before.server.shutdown_waits
     answered = called and not after.server.shutdown_waits
@@ -63,6 +71,7 @@ def ideal_obs(profile: Profile, before: State, event: Event, after: State) -> Ob
         close_error="RuntimeError: cannot join thread" if close is Call.RAISED else None,
         close_return_seq=CLOSE_RETURN_SEQ if phase is Phase.CLOSED else None,
         dispatch=dispatch,
+        dispatch_error=dispatch_error,
         probe=probe,
         handle_timeout=after.server.timeouts,
         loop=loop,

@@ -14,6 +14,9 @@ class Kind(enum.Enum):
 
     THREAD = "thread"  # ThreadingMixIn: one thread per request
     FORK = "fork"  # ForkingMixIn: one child process per request
+    # No mix-in (TCPServer, UDPServer, UnixStreamServer, UnixDatagramServer): handled on the
+    # thread that accepted it, inside handle_request() or the serve_forever() loop's turn.
+    SYNC = "sync"
 
 
 class Transport(enum.Enum):
@@ -83,7 +86,8 @@ class Capped(enum.Enum):
 
 @attrs.frozen(cache_hash=True)
 class Worker:
-    """One request and the thread or child process that handles it.
+    """One request and the thread or child process that handles it (a synchronous server's:
+    the dispatching call itself, busy while it is held).
 
     Its life is `spawned (held) -> finished -> joined/reaped`: the probe handler holds every
     request until the checker releases it, so "held" is the running state.
@@ -227,6 +231,12 @@ class State:
     def queued(self) -> tuple[Worker, ...]:
         """Connections waiting for serve_forever() to accept them, oldest first."""
         return tuple(w for w in self.workers if w.queued)
+
+    @property
+    def busy(self) -> bool:
+        """A synchronous server's dispatching call (handle_request(), or the loop) is inside a
+        held handler: it takes no other connection until that handler is released."""
+        return self.server.kind is Kind.SYNC and any(w.held for w in self.workers)
 
     @property
     def at_cap(self) -> bool:

@@ -175,6 +175,8 @@ def spawn(profile: Profile, state: State, event: Event) -> State:
     state = attrs.evolve(state, workers=(*state.workers, waiting))
     if state.server.capped in (Capped.LOOP, Capped.FORK):
         return state
+    if state.busy:  # sync: the dispatching call is inside a held handler; the next turn takes it
+        return state
     if state.server.waits_in_select and state.server.shutdown_request:
         # It wakes select(), and the loop sees the flag before accepting (bpo-35017's fix): it
         # stops, and the connection waits in the backlog.
@@ -232,6 +234,9 @@ def release(profile: Profile, state: State, event: Event) -> State:
     if not worker.held:
         why = "waits in the backlog" if worker.queued else "is not running"
         raise StepRefused(f"w{event.wid} {why}")
+    if worker.kind is Kind.SYNC:
+        finished = attrs.evolve(worker, held=False, outcome=event.outcome)
+        return _sync_returned(profile, state.with_worker(finished), event.outcome)
     retained = worker.kind is Kind.THREAD and _server_may_hold(profile, worker)
     reaped = worker.reaped
     awaited = state.server.phase is Phase.CLOSING and event.wid in state.server.awaited
@@ -244,6 +249,25 @@ def release(profile: Profile, state: State, event: Event) -> State:
         worker, held=False, outcome=event.outcome, reaped=reaped, may_be_retained=retained
     )
     return _child_exited(profile, state.with_worker(finished), finished)
+
+
+def _sync_returned(profile: Profile, state: State, outcome: Outcome) -> State:
+    """A synchronous handler left handle(); the dispatching thread shut the request down.
+
+    handle_request() returns (a SystemExit propagates out of it, `StepView` judges that).
+    The loop turns again (`settle` lets it take the next waiting connection), unless a
+    shutdown() set its flag meanwhile: then it stops. A SystemExit stops it too, raised out
+    of serve_forever() (3.x: BaseException passes `except Exception`; 2.7's bare except sends
+    it to handle_error, and the loop goes on).
+    """
+    server = state.server
+    if not server.loop:
+        return state
+    if outcome is Outcome.EXIT and not profile.systemexit_reaches_handle_error:
+        return attrs.evolve(state, server=attrs.evolve(_loop_stopped(server), loop_raised=True))
+    if server.shutdown_request:
+        return attrs.evolve(state, server=_loop_stopped(server))
+    return state
 
 
 def hang_up(profile: Profile, state: State, event: Event) -> State:
@@ -412,7 +436,7 @@ def shutdown(profile: Profile, state: State, event: Event) -> State:
     get below it, for the next connection to wake a loop with no poll_interval (`spawn`), or
     (misuse) for a serve_forever() to start. The workers go on."""
     server = attrs.evolve(state.server, shutdown_request=True)
-    if server.polls:
+    if server.polls and not state.busy:  # a busy synchronous loop sees it once released
         server = _loop_stopped(server)
     return attrs.evolve(state, server=server)
 
@@ -440,13 +464,13 @@ def listener_held(profile: Profile, state: State) -> bool:
 
 def server_sockets(state: State) -> int:
     """The sockets the server process holds: the listening one until server_close() starts,
-    and each running handler thread's connection (a forking parent closes its copy at once,
-    unless (2.7) it waits at max_children before the fork; a datagram request is the server's
-    own socket)."""
+    and each running handler's connection, on a thread or the dispatching call (a forking
+    parent closes its copy at once, unless (2.7) it waits at max_children before the fork; a
+    datagram request is the server's own socket)."""
     listening = 1 if state.server.phase is Phase.OPEN else 0
     if not state.server.transport.stream:
         return listening
-    if state.server.kind is not Kind.THREAD:
+    if state.server.kind is Kind.FORK:
         return listening + (1 if state.server.capped is Capped.FORK else 0)
     return listening + len(state.held)
 
@@ -455,6 +479,8 @@ def awaited_at_close(profile: Profile, state: State) -> frozenset[int]:
     """The workers server_close() waits for, decided as it starts."""
     server = state.server
     blocks = reads_block_on_close(profile, server)
+    if server.kind is Kind.SYNC:  # BaseServer.server_close() closes the socket, that is all
+        return frozenset()
     if server.kind is Kind.FORK:
         if profile.fork_close is ForkClose.NEVER:
             return frozenset()
@@ -526,7 +552,7 @@ def _serve_waiting(profile: Profile, state: State) -> State:
     at once for one that waits), accepting it before service_actions() looks at the cap.
     2.7's loop has no service_actions(): it waits at the cap only with a connection accepted
     (`_waits_before_fork`), and an idle one reaps nothing."""
-    while state.server.turning:
+    while state.server.turning and not state.busy:  # sync: one handler at a time, on the loop
         if state.server.waits_in_select:
             if not state.queued:
                 return state
@@ -603,12 +629,37 @@ _LOOP_REFUSALS: dict[type, str] = {
 def _refusal(state: State, event: Event) -> str | None:
     """Conditions inside a cell: why this event is refused in this very state, if it is."""
     return (
-        _loop_refusal(state, event)
+        _sync_refusal(state, event)
+        or _loop_refusal(state, event)
         or _hang_up_refusal(state, event)
         or _closer_refusal(state, event)
         or _timeout_refusal(state, event)
         or _poll_refusal(state, event)
     )
+
+
+# Conditions within an OPEN cell while a synchronous handle_request() is inside a held
+# handler (no loop runs): the handler runs on the call's thread, which takes nothing else.
+_BUSY_REFUSALS: dict[type, str] = {
+    TimeOut: "a second handle_request() beside one busy in its handler is not modelled",
+    Serve: "serve_forever() beside a handle_request() busy in its handler is not modelled",
+}
+
+
+def _sync_refusal(state: State, event: Event) -> str | None:
+    """A synchronous server spawns nothing, and its dispatching call handles one at a time."""
+    if state.server.kind is not Kind.SYNC:
+        return None
+    if isinstance(event, Connect) and event.fails and state.server.phase is Phase.OPEN:
+        return "a synchronous server starts no worker: none can fail to start"
+    if not state.busy:
+        return None
+    if not state.server.loop and type(event) in _BUSY_REFUSALS:
+        return _BUSY_REFUSALS[type(event)]
+    if state.server.loop and isinstance(event, Close):
+        # the loop would go back to select() on the closed socket once released (misuse)
+        return "server_close() under a loop busy in a handler (misuse) is not modelled"
+    return None
 
 
 def _poll_refusal(state: State, event: Event) -> str | None:
@@ -644,8 +695,10 @@ def _closer_refusal(state: State, event: Event) -> str | None:
         return f"w{event.wid}'s handler is inside server_close()"
     if not (isinstance(event, Close) and event.by_handler is not None):
         return None
-    if state.server.kind is not Kind.THREAD:
+    if state.server.kind is Kind.FORK:
         return "server_close() from a forked child is not modelled"
+    if state.server.kind is not Kind.THREAD:
+        return "server_close() from a synchronous handler is not modelled"
     if event.by_exit:
         return "a handler's server_close() is a plain call, not a with-block's exit"
     wid = event.by_handler

@@ -255,6 +255,92 @@ def test_dispatch_does_not_wait_passes_a_probe_after_close(kind: Kind) -> None:
     assert_keeps_all(view)
 
 
+# --- handled-in-call --------------------------------------------------------------------------
+
+S = Kind.SYNC
+
+
+def test_handled_in_call_flags_a_handle_request_that_returned_with_its_handler_held() -> None:
+    view = view_after(DOCUMENTED, S, Connect())
+    assert view.obs.dispatch is Call.BLOCKED
+    assert flagged(with_obs(view, dispatch=Call.RETURNED)) == {
+        "handled-in-call": ["handle_request() returned while w0's handler was still held"]
+    }
+
+
+def test_handled_in_call_flags_a_handle_request_still_blocked_after_the_release() -> None:
+    view = view_after(DOCUMENTED, S, Connect(), Release(0, Outcome.RAISE))
+    assert flagged(with_obs(view, dispatch=Call.BLOCKED)) == {
+        "handled-in-call": [
+            "handle_request() blocked once w0's handler was released to raise; it must return"
+        ]
+    }
+
+
+@pytest.mark.parametrize("profile", [DOCUMENTED, CPYTHON_38], ids=lambda p: p.name)
+def test_handled_in_call_flags_a_systemexit_that_did_not_propagate(profile: Profile) -> None:
+    view = view_after(profile, S, Connect(), Release(0, Outcome.EXIT))
+    assert (view.obs.dispatch, view.obs.dispatch_error) == (Call.RAISED, "SystemExit: 3")
+    assert flagged(with_obs(view, dispatch=Call.RETURNED, dispatch_error=None)) == {
+        "handled-in-call": [
+            "handle_request() returned once w0's handler was released to exit; it must raise that SystemExit"
+        ]
+    }
+
+
+def test_handled_in_call_flags_a_2_7_systemexit_that_propagated() -> None:
+    view = view_after(PROFILES["cpython-2.7"], S, Connect(), Release(0, Outcome.EXIT))
+    assert view.obs.dispatch is Call.RETURNED  # the bare except sent it to handle_error
+    bad = with_obs(view, dispatch=Call.RAISED, dispatch_error="SystemExit: 3")
+    assert flagged(bad) == {
+        "handled-in-call": [
+            "handle_request() raised SystemExit: 3 once w0's handler was released to exit; it must return"
+        ]
+    }
+
+
+@pytest.mark.parametrize("loop", [False, True], ids=["handle_request", "serve_forever"])
+def test_handled_in_call_flags_a_connection_accepted_while_the_handler_is_held(loop: bool) -> None:
+    setup = [Serve()] if loop else []
+    view = view_after(DOCUMENTED, S, *setup, Connect(), Connect())
+    assert view.after.worker(1).queued
+    assert flagged(with_worker(view, 1, entered=1)) == {
+        "handled-in-call": ["w1 was accepted while w0 held the dispatching call (its handler ran 1 times)"]
+    }
+
+
+def test_handled_in_call_flags_a_connection_the_next_turn_left_waiting() -> None:
+    view = view_after(DOCUMENTED, S, Serve(), Connect(), Connect(), Release(0))
+    assert view.after.worker(1).held  # the loop's next turn took it
+    found = flagged(with_worker(view, 1, entered=0, alive=False))
+    assert found["handled-in-call"] == ["w1 still waits, though serve_forever() turned again"]
+
+
+def test_handled_in_call_flags_a_handle_request_that_took_a_second_connection() -> None:
+    view = view_after(DOCUMENTED, S, Connect(), Connect(), Release(0))
+    assert view.after.worker(1).queued  # a handle_request() takes exactly one
+    assert flagged(with_worker(view, 1, entered=1))["handled-in-call"] == [
+        "w1 was accepted by no call that takes one (its handler ran 1 times)"
+    ]
+
+
+@each_profile
+@pytest.mark.parametrize("outcome", list(Outcome), ids=lambda o: o.value)
+def test_handled_in_call_passes_the_ideal_runs(profile: Profile, outcome: Outcome) -> None:
+    for events in (
+        [Connect(), Connect(), Release(0, outcome)],
+        [Serve(), Connect(), Connect(), Release(0, outcome)],
+        [Serve(Timeout.NONE), Connect(), Shutdown(), Release(0, outcome)],
+    ):
+        assert_keeps_all(view_after(profile, S, *events))
+
+
+def test_handled_in_call_passes_thread_and_fork_servers() -> None:
+    for kind in (T, F):
+        view = view_after(DOCUMENTED, kind, Connect())
+        assert BY_NAME["handled-in-call"].check(with_obs(view, dispatch=Call.BLOCKED)) == []
+
+
 # --- handler-runs -----------------------------------------------------------------------------
 
 
