@@ -340,7 +340,7 @@ TRANSPORTS = {
     "unix": ("UnixStreamServer", getattr(socket, "AF_UNIX", None), socket.SOCK_STREAM),
     "unix-datagram": ("UnixDatagramServer", getattr(socket, "AF_UNIX", None), socket.SOCK_DGRAM),
 }
-MIXIN = {"thread": "ThreadingMixIn", "fork": "ForkingMixIn"}
+MIXIN = {"thread": "ThreadingMixIn", "fork": "ForkingMixIn"}  # "sync": none, the plain server
 
 
 def address_key(address):
@@ -362,6 +362,9 @@ class Request(object):
         # holds a finished thread is itself an observation (bpo-37193).
         self.thread_ref = None
         self.daemon = None
+        # A synchronous server's: the thread its handler ran on (handle_request()'s, or the
+        # loop's): not its own worker, so never joined nor judged as a thread.
+        self.runs_on = None
         self.pid = None  # the child (fork servers)
         self.exit_status = None  # the child's, once seen exited and not yet reaped
         self.word_sent = False
@@ -555,11 +558,13 @@ class Agent(object):
         if hangs_up:  # before handle_request() or the loop got to it (or, racing, just after)
             self._hang_up(request)
         # The server is done with the request once it is dispatched (a rejected one, or one
-        # whose worker failed to start: once the server closed it).
-        done = "close_request" if rejected or fails else "dispatched"
+        # whose worker failed to start: once the server closed it). A synchronous server
+        # dispatches it only once its handler returns: it has taken it once it is entered.
+        held_here = self.kind == "sync" and not rejected and not fails
+        done = "close_request" if rejected or fails else "enter" if held_here else "dispatched"
         if queued:  # the loop waits at max_children, or it wakes to shutdown(): it must not take it
             request.queued = True
-            if not serving:  # 2.7: handle_request() takes it, then waits at the cap
+            if not serving and self.kind != "sync":  # 2.7: handle_request() takes it, then waits at the cap
                 if listening:
                     self.dispatch_call.settle(False, self.deadline)
                 else:
@@ -574,6 +579,11 @@ class Agent(object):
                 self._wait_accepted(request)  # it did: let its worker show itself
             return self.observe()
         if serving:  # serve_forever() takes it; nothing else says when it is done
+            dispatched = self._wait_server_events(lambda log: self._has(log, done, rid, AGENT_PID))
+        elif held_here:  # sync: handle_request() runs the handler itself, and waits in it
+            if not listening:  # else the one waiting in select() for a connection takes this one
+                handle = self.server.handle_request
+                self.dispatch_call = Call("handle_request", handle, self.events, watch=True)
             dispatched = self._wait_server_events(lambda log: self._has(log, done, rid, AGENT_PID))
         else:  # handle_request() dispatches before it returns, or never will
             if listening:  # the one waiting in select() for a connection takes this one
@@ -621,6 +631,9 @@ class Agent(object):
         # Armed before the loop starts: one restarted at max_children takes a waiting
         # connection and then waits at the cap inside its very first service_actions().
         first_turn = not returns and not turn and poll_interval is not None
+        # A synchronous loop that takes a waiting connection first runs its handler, which the
+        # checker holds: its first service_actions() comes only after the release.
+        first_turn = first_turn and not (self.kind == "sync" and accepted)
         armed = self._arm_next_turn(lambda: None) if first_turn else None
         self.loop_call = Call(
             "serve_forever",
@@ -638,7 +651,7 @@ class Agent(object):
             self._settle_loop()
         elif turn:  # its first service_actions() has reaped what had exited before
             self._wait_turns(self.loop_start, 1)
-        else:
+        elif armed is not None:
             self._wait_armed_turn(armed)  # its first turn has looked at max_children
         self.count_turns = False
         return self.observe()
@@ -742,6 +755,7 @@ class Agent(object):
         accepted=(),
         turn=False,
         shutdown_returns=False,
+        loop_stops=False,
     ):
         request = self.requests[rid]
         request.word_out.sendall({"raise": b"r", "exit": b"x"}.get(outcome, b"f"))
@@ -756,6 +770,8 @@ class Agent(object):
         self.count_turns = False
         if shutdown_returns:  # the loop waited at max_children: below it now, it stops
             self._both_return()
+        elif loop_stops and self.loop_call is not None:  # sync: a SystemExit raised out of it
+            self.loop_call.done.wait(self.deadline)
         self._settle_close(close_must_return)
         call = self.dispatch_call
         if call is not None and not call.done.is_set():
@@ -1028,6 +1044,8 @@ class Agent(object):
 
     def _wait_done(self, request, timeout=None):
         timeout = self.deadline if timeout is None else timeout
+        if request.runs_on is not None:  # sync: the dispatching call is done with it
+            return self.events.wait_for(lambda log: self._sync_done(log, request.rid), timeout)
         if request.thread_ref is not None:
             thread = request.thread
             if thread is not None:
@@ -1036,6 +1054,17 @@ class Agent(object):
         if request.pid is not None:
             return _wait_child_exit(request.pid, timeout)
         return True
+
+    def _sync_done(self, log, rid):
+        """A synchronous server is done with a released request: the call that handled it
+        has left _handle_request_noblock() (its 'handled', after the handler got its word),
+        or returned (a module without that method)."""
+        mine = self._mine(log)
+        words = [e["seq"] for e in mine if e["e"] == "word" and e["rid"] == rid]
+        if words and any(e["e"] == "handled" and e["seq"] > words[-1] for e in mine):
+            return True
+        calls = [c for c in (self.dispatch_call, self.loop_call) if c is not None]
+        return bool(words) and any(c.thread is self.requests[rid].runs_on and c.done.is_set() for c in calls)
 
     def _settle_close(self, must_return):
         if self.close_call is not None and not self.close_call.done.is_set():
@@ -1149,6 +1178,9 @@ class Agent(object):
         # 2.7: the one request in hand waits at max_children before its fork (its socket is
         # the server's meanwhile): that is where the server rests until a child exits.
         last = len(names) - 1 - names[::-1].index("handling")
+        if self.kind == "sync" and open_spans == 1:  # it rests in the handler the checker holds
+            since = names[last:]
+            return "enter" in since and "exit" not in since[since.index("enter") :]
         return open_spans == 1 and "capped" in names[last:]
 
     def _server_sockets(self):
@@ -1192,6 +1224,8 @@ class Agent(object):
             daemon = request.daemon
             child = None
             retained = request.lingers()
+        elif request.runs_on is not None:  # sync: its handler runs on the dispatching call
+            alive, child = entered > sum(1 for e in mine if e["e"] == "exit"), None
         elif request.pid is not None:
             child, status = _child_status(request.pid)
             if status is not None:
@@ -1244,7 +1278,7 @@ class Agent(object):
         if os.getpid() != AGENT_PID:
             return "worker"
         mine = rid is not None and rid < len(self.requests)
-        if mine and self.requests[rid].thread is threading.current_thread():
+        if mine and threading.current_thread() in (self.requests[rid].thread, self.requests[rid].runs_on):
             return "worker"
         return "server"
 
@@ -1619,7 +1653,9 @@ def _probe_handler(agent, base):
 
         def handle(self):
             rid = agent.rid_of(self.request)
-            if os.getpid() == AGENT_PID:
+            if os.getpid() == AGENT_PID and agent.kind == "sync":
+                agent.requests[rid].runs_on = threading.current_thread()
+            elif os.getpid() == AGENT_PID:
                 this = agent.requests[rid]
                 this.thread_ref = weakref.ref(threading.current_thread())
                 this.daemon = threading.current_thread().daemon
@@ -1721,6 +1757,10 @@ def _server_class(module, kind, transport):
     suffix, family, _ = TRANSPORTS[transport]
     if family is None:
         raise LoadError("this platform has no Unix sockets")
+    if kind == "sync":  # no mix-in: the plain server handles each request itself
+        if not hasattr(module, suffix):
+            raise LoadError("the module has no %s" % suffix)
+        return getattr(module, suffix)
     mixin_name = MIXIN[kind]
     name = mixin_name.replace("MixIn", "") + suffix
     if hasattr(module, name):

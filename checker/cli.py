@@ -51,6 +51,10 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
+# `both` is the two mix-ins (the default, as it always was); `all` adds the plain servers.
+KIND_CHOICES = ("thread", "fork", "sync", "both", "all")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="sockcheck", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -74,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--kind",
-        choices=("thread", "fork", "both"),
-        help="default: both; with --server, the kind of the server's mix-in",
+        choices=KIND_CHOICES,
+        help="default: both (thread and fork; all adds sync); with --server, the kind of the server's mix-in",
     )
     check.add_argument(
         "--transport",
@@ -149,7 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     matrix.add_argument(
         "--out", metavar="FILE", help="FILE.md, FILE.html or FILE.json (default: Markdown on stdout)"
     )
-    matrix.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
+    matrix.add_argument("--kind", choices=KIND_CHOICES, default="both")
     matrix.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="all")
     matrix.add_argument("--examples", type=_positive, default=matrix_run.DEFAULT_EXAMPLES)
     matrix.add_argument("--seed", type=int, default=0)
@@ -160,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     explore.add_argument("--steps", type=_positive, help="events from the start (default: unbounded)")
     explore.add_argument("--profile", default="all", help="a profile name, or all (default)")
-    explore.add_argument("--kind", choices=("thread", "fork", "both"), default="both")
+    explore.add_argument("--kind", choices=KIND_CHOICES, default="both")
     explore.add_argument("--transport", choices=(*(t.value for t in Transport), "all"), default="tcp")
     explore.add_argument("--misuse", action="store_true", help="also the calls outside the contract")
     explore.add_argument("--dot", metavar="FILE", help="write the state graph, abstracted to phases")
@@ -327,19 +331,14 @@ def _server_checks(args: argparse.Namespace, server: dict[str, Any]) -> tuple[li
         raise UsageError(
             f"--transport {args.transport}: {server['class']} serves {own.value} only (its socket's)"
         )
-    if args.kind is not None:
-        kinds = _kinds(args.kind)
-    elif server["kind"] in {k.value for k in Kind}:
-        kinds = [Kind(server["kind"])]
-    else:
-        raise UsageError(
-            f"--server {server['spec']}: {server['class']} has no ThreadingMixIn or ForkingMixIn in its MRO; "
-            "the sync kind is not modelled yet: pass --kind thread or --kind fork if it spawns workers"
-        )
+    # No mix-in in the MRO is the sync kind: the handler runs inside handle_request()'s call.
+    kinds = _kinds(args.kind) if args.kind is not None else [Kind(server["kind"])]
     return kinds, [own]
 
 
 def _kinds(choice: str) -> list[Kind]:
+    if choice == "all":
+        return [Kind.THREAD, Kind.FORK, Kind.SYNC]
     return [Kind.THREAD, Kind.FORK] if choice == "both" else [Kind(choice)]
 
 

@@ -338,10 +338,12 @@ class Driver:
         accepted: list[int] | None = None,
         turn: bool = False,
         shutdown_returns: bool = False,
+        loop_stops: bool = False,
     ) -> Observation:
         """Release a held handler; `accepted`: waiting connections the loop then takes;
         `turn`: return once the running loop has made a whole turn after the worker ended;
-        `shutdown_returns`: once a waiting shutdown() and its loop have returned."""
+        `shutdown_returns`: once a waiting shutdown() and its loop have returned;
+        `loop_stops`: once the loop has returned (a synchronous handler's SystemExit)."""
         command = {
             "turn": turn,
             "shutdown_returns": shutdown_returns,
@@ -352,6 +354,8 @@ class Driver:
             "dispatch_must_return": dispatch_must_return,
             "accepted": accepted or [],
         }
+        if loop_stops:  # only then: an older agent need not know the word
+            command["loop_stops"] = True
         return _observation(self._ask(command))
 
     def set_attr(self, name: str, value: bool | int | Timeout, sync_loop: bool = False) -> Observation:

@@ -358,6 +358,7 @@ class RefinementMachine(RuleBasedStateMachine):
                 accepted=[w.wid for w in state.queued if not after.worker(w.wid).queued],
                 turn=_loop_turns(after),
                 shutdown_returns=state.server.shutdown_waits and not after.server.shutdown_waits,
+                loop_stops=state.server.loop and after.server.loop_raised,
             )
         if action is Action.HANG_UP:
             return self._hang_up(outcome is Outcome.RETURN, index)
@@ -380,7 +381,9 @@ class RefinementMachine(RuleBasedStateMachine):
             return None  # a thread server has no use for it; with no child running, nor a fork
         # A running loop re-reads attributes at its next service_actions(), unless it waits
         # at the cap, where it reads max_children only after a child exited.
-        sync = state.server.polls  # one without poll_interval reads them after its next accept
+        # one without poll_interval reads them after its next accept; a synchronous server
+        # reads none of them (and its loop may be inside a held handler)
+        sync = state.server.polls and state.server.kind is not Kind.SYNC
         return SetAttr(name, value), lambda after: driver.set_attr(name, value, sync)
 
     def _window_step(self, choice: int) -> Failure | None:
