@@ -45,7 +45,6 @@ def one_line_exit_2(capsys: pytest.CaptureFixture[str], *args: str) -> str:
         ("user_servers.py:returns_nothing", "returned NoneType, not a socketserver server"),
         ("user_servers.py:broken_factory", "cannot be built with"),
         ("user_servers.py:OwnHandler", "does not run the handler class it is given"),
-        ("user_servers.py:Synchronous", "has no ThreadingMixIn or ForkingMixIn"),
     ],
 )
 def test_a_bad_server_is_one_line_and_exit_2(
@@ -83,6 +82,7 @@ def check_json(tmp_path: Path, *args: str) -> tuple[int, dict]:
         ("ForkingUnixServer", "fork", "unix", "ForkingUnixServer"),
         ("app_server", "thread", "tcp", "AppServer"),  # a factory: its server's class is checked
         ("unix_factory", "thread", "unix-datagram", "ThreadingUnixDatagramServer"),
+        ("Synchronous", "sync", "tcp", "Synchronous"),  # no mix-in: handled inside the call
     ],
 )
 def test_kind_and_transport_come_from_the_server(

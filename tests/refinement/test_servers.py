@@ -1,6 +1,6 @@
 """No false alarm on the stdlib's own subclasses of socketserver, checked as classes (--server).
 
-Each refines the running interpreter's profile; where it starts with attributes of its own
+Each refines the running interpreter's profile (a class with no mix-in as the sync kind); where it starts with attributes of its own
 (ThreadingHTTPServer's daemon_threads), the model starts with them too.
 """
 
@@ -32,6 +32,11 @@ SERVERS = [
         Kind.THREAD,
         (("block_on_close", True), ("daemon_threads", False)),
     ),
+    # No mix-in: the sync kind, the handler run inside handle_request()'s call.
+    ("http.server:HTTPServer", Kind.SYNC, ()),
+    ("xmlrpc.server:SimpleXMLRPCServer", Kind.SYNC, ()),
+    ("socketserver:TCPServer", Kind.SYNC, ()),
+    ("socketserver:UDPServer", Kind.SYNC, ()),
 ]
 
 
