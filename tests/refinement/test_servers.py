@@ -1,7 +1,8 @@
 """No false alarm on the stdlib's own subclasses of socketserver, checked as classes (--server).
 
-Each refines the running interpreter's profile (a class with no mix-in as the sync kind); where it starts with attributes of its own
-(ThreadingHTTPServer's daemon_threads), the model starts with them too.
+Each refines the running interpreter's profile (a class with no mix-in as the sync kind); where
+it starts with attributes of its own (ThreadingHTTPServer's daemon_threads), the model starts
+with them too.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class Variant:
     name: str
     what: str  # the bug, in words
     replacements: tuple[tuple[str, str], ...]
-    kind: str  # "thread" or "fork": where it shows
+    kind: str  # "thread", "fork" or "sync": where it shows
     guarantee: str  # the guarantee that must catch it
     steps: int  # the length of the minimal counterexample
     issue: str = ""  # the CPython issue whose bug it re-injects, if any
@@ -789,6 +789,54 @@ VARIANTS += (
         "nothing-accepted-after-shutdown",
         3,
         "bpo-35017",
+    ),
+)
+
+# --- the synchronous server (no mix-in) ------------------------------------------------------
+
+VARIANTS += (
+    Variant(
+        "sync-systemexit-reaches-handle-error",
+        "a synchronous handler's SystemExit reaches handle_error and the loop goes on: "
+        "_handle_request_noblock() catches everything (before bpo-23430)",
+        (
+            (
+                "            except Exception:\n"
+                "                self.handle_error(request, client_address)\n"
+                "                self.shutdown_request(request)\n"
+                "            except:\n"
+                "                self.shutdown_request(request)\n"
+                "                raise\n",
+                "            except:\n"
+                "                self.handle_error(request, client_address)\n"
+                "                self.shutdown_request(request)\n",
+            ),
+        ),
+        "sync",
+        "handled-in-call",
+        2,
+        "bpo-23430",
+        examples=40,
+    ),
+    Variant(
+        "sync-handled-in-a-thread",
+        "BaseServer.process_request() hands the request to a thread of its own: handle_request() "
+        "returns before the handler has run",
+        (
+            (
+                "        self.finish_request(request, client_address)\n"
+                "        self.shutdown_request(request)\n",
+                "        def run():\n"
+                "            self.finish_request(request, client_address)\n"
+                "            self.shutdown_request(request)\n"
+                "        threading.Thread(target=run).start()\n",
+            ),
+        ),
+        "sync",
+        "handled-in-call",
+        1,
+        # Its workers outlive their call: each example waits out a liveness deadline.
+        examples=10,
     ),
 )
 
