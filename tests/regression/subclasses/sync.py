@@ -87,7 +87,9 @@ class VerifyRaises(socketserver.TCPServer):
     if it were a check function). _handle_request_noblock() does not catch it: the
     exception leaves handle_request(), and the request is never closed."""
 
+    allowed_hosts = ("10.0.0.1",)  # loopback is not among them: every client is refused
+
     def verify_request(self, request, client_address):
-        if getattr(self, "refuse_all", True):
-            raise PermissionError("client not allowed")
+        if client_address[0] not in self.allowed_hosts:
+            raise RuntimeError("client %s not allowed" % (client_address[0],))  # 2.7 has no PermissionError
         return True
